@@ -1,0 +1,423 @@
+"""DummyJSON records → Medusa payloads. Pure functions: no I/O, no clock, no randomness.
+
+What the sync owns on a Medusa product (and so may overwrite) is exactly what
+``desired_state`` lists; everything else a merchant sets survives, because updates
+send only owned fields and rebuild replace-all sets (images, categories, tags,
+variants, prices) from what is already there plus what the source says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+from slugify import slugify
+
+from sync_pipeline.models import (
+    DummyJSONCategory,
+    DummyJSONProduct,
+    ExistingProduct,
+    IdRef,
+    ImageRef,
+    MedusaOption,
+    MedusaPrice,
+    MedusaProductCreate,
+    MedusaProductUpdate,
+    MedusaVariant,
+)
+
+SOURCE_NAME = "dummyjson"
+EXTERNAL_ID_PREFIX = f"{SOURCE_NAME}:"
+# Bump when the mapping changes what it writes, so every product is rewritten once.
+MAPPING_VERSION = 1
+DEFAULT_OPTION = "Default"
+FINGERPRINT_KEY = "sync_fingerprint"
+OWNED_IMAGES_KEY = "sync_images"
+OWNED_CATEGORY_KEY = "sync_category_id"
+OWNED_TAGS_KEY = "sync_tag_ids"
+# Source fields kept in Medusa metadata (Medusa has no column for them).
+METADATA_FIELDS = {
+    "brand": "brand",
+    "rating": "rating",
+    "discountPercentage": "discount_percentage",
+    "stock": "stock",
+    "availabilityStatus": "availability_status",
+    "warrantyInformation": "warranty_information",
+    "shippingInformation": "shipping_information",
+    "returnPolicy": "return_policy",
+    "minimumOrderQuantity": "minimum_order_quantity",
+}
+
+
+def external_id(source_id: int) -> str:
+    return f"{EXTERNAL_ID_PREFIX}{source_id}"
+
+
+def source_id_of(external: str | None) -> int | None:
+    """The DummyJSON id behind a Medusa ``external_id``, or None if the sync did not make it."""
+    if not external or not external.startswith(EXTERNAL_ID_PREFIX):
+        return None
+    tail = external[len(EXTERNAL_ID_PREFIX) :]
+    return int(tail) if tail.isdigit() else None
+
+
+def category_name(slug: str) -> str:
+    """DummyJSON's own rule: split the slug on '-' and capitalise each word."""
+    return " ".join(word[:1].upper() + word[1:] for word in slug.split("-") if word)
+
+
+def category_handle(slug: str) -> str:
+    """A handle that follows Medusa's product-handle rule (categories are not validated)."""
+    return slugify(slug) or "category"
+
+
+def product_handle(title: str, source_id: int) -> str:
+    """Deterministic and unique: the title's slug plus the source id.
+
+    Titles repeat in DummyJSON (ids 96 and 191), and two different titles can slugify alike
+    (ids 91 and 92), so the id is always part of the handle.
+    """
+    base = slugify(title, max_length=80, word_boundary=True) or "product"
+    return f"{base}-{source_id}"
+
+
+@dataclass(frozen=True)
+class SourceCategory:
+    slug: str
+    name: str
+    url: str | None = None
+
+
+def normalize_categories(raw: Iterable[Any]) -> list[SourceCategory]:
+    """Both API shapes: ``[{slug, name, url}]`` and the legacy ``["slug", …]``; deduplicated."""
+    seen: dict[str, SourceCategory] = {}
+    for item in raw:
+        record = (
+            DummyJSONCategory(slug=item)
+            if isinstance(item, str)
+            else (DummyJSONCategory.model_validate(item))
+        )
+        slug = record.slug.strip()
+        if slug and slug not in seen:
+            seen[slug] = SourceCategory(
+                slug=slug,
+                name=(record.name or "").strip() or category_name(slug),
+                url=item.get("url") if isinstance(item, Mapping) else None,
+            )
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A record the sync set aside, with enough to find it in the source."""
+
+    source_id: str
+    sku: str | None
+    stage: str
+    reason: str
+
+    def as_row(self) -> dict[str, str]:
+        return {
+            "source_id": self.source_id,
+            "sku": self.sku or "",
+            "stage": self.stage,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class NormalizedProduct:
+    """What the sync wants Medusa to hold for one source product."""
+
+    source_id: int
+    external_id: str
+    handle: str
+    title: str
+    description: str | None
+    category_slug: str
+    tags: tuple[str, ...]
+    sku: str | None
+    price: Decimal
+    images: tuple[str, ...]
+    thumbnail: str | None
+    weight: float | None
+    length: float | None
+    height: float | None
+    width: float | None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _describe_validation_error(error: ValidationError) -> str:
+    parts = []
+    for issue in error.errors():
+        where = ".".join(str(p) for p in issue["loc"]) or "record"
+        parts.append(f"{where}: {issue['msg']}")
+    return "; ".join(parts)
+
+
+def normalize_product(raw: Mapping[str, Any]) -> NormalizedProduct:
+    """Validate one source record; raises ``ValidationError`` naming the bad fields."""
+    record = DummyJSONProduct.model_validate(raw)
+    dims = record.dimensions
+    metadata: dict[str, Any] = {"source": SOURCE_NAME, "source_id": record.id}
+    for source_field, key in METADATA_FIELDS.items():
+        value = getattr(record, source_field)
+        if value is not None:
+            metadata[key] = value
+    if record.meta and isinstance(record.meta.get("barcode"), str):
+        metadata["barcode"] = record.meta["barcode"]
+    tags = tuple(dict.fromkeys(tag.strip() for tag in record.tags if tag.strip()))
+    return NormalizedProduct(
+        source_id=record.id,
+        external_id=external_id(record.id),
+        handle=product_handle(record.title, record.id),
+        title=record.title,
+        description=record.description,
+        category_slug=record.category.strip(),
+        tags=tags,
+        sku=record.sku,
+        price=record.price,
+        images=tuple(dict.fromkeys(record.images)),
+        thumbnail=record.thumbnail,
+        weight=record.weight,
+        length=dims.depth if dims else None,
+        height=dims.height if dims else None,
+        width=dims.width if dims else None,
+        metadata=metadata,
+    )
+
+
+def normalize_products(
+    raw_products: Iterable[Any],
+) -> tuple[list[NormalizedProduct], list[RejectedRecord]]:
+    """Validate a page: good records out, bad ones set aside with the reason. Never raises."""
+    good: list[NormalizedProduct] = []
+    rejected: list[RejectedRecord] = []
+    seen_ids: set[int] = set()
+    for raw in raw_products:
+        raw_id = raw.get("id") if isinstance(raw, Mapping) else None
+        raw_sku = raw.get("sku") if isinstance(raw, Mapping) else None
+        sku = raw_sku if isinstance(raw_sku, str) else None
+        if not isinstance(raw, Mapping):
+            rejected.append(
+                RejectedRecord("?", None, "validation", f"not an object: {str(raw)[:80]}")
+            )
+            continue
+        try:
+            product = normalize_product(raw)
+        except ValidationError as error:
+            rejected.append(
+                RejectedRecord(
+                    str(raw_id)[:40], sku, "validation", _describe_validation_error(error)
+                )
+            )
+            continue
+        if product.source_id in seen_ids:
+            rejected.append(
+                RejectedRecord(
+                    str(product.source_id),
+                    product.sku,
+                    "validation",
+                    "duplicate id: appears more than once in the page",
+                )
+            )
+            continue
+        seen_ids.add(product.source_id)
+        good.append(product)
+    return good, rejected
+
+
+@dataclass(frozen=True)
+class StoreContext:
+    """What every product written to this store needs, read once per run."""
+
+    currency_code: str
+    sales_channel_id: str | None
+    shipping_profile_id: str | None
+
+
+def desired_state(product: NormalizedProduct, currency_code: str) -> dict[str, Any]:
+    """Everything the sync owns on a product, in a canonical form (the fingerprint's input)."""
+    return {
+        "version": MAPPING_VERSION,
+        "title": product.title,
+        "description": product.description,
+        "status": "published",
+        "thumbnail": product.thumbnail,
+        "images": list(product.images),
+        "category": product.category_slug,
+        "tags": list(product.tags),
+        "sku": product.sku,
+        "price": [currency_code, str(product.price)],
+        "dimensions": [product.weight, product.length, product.height, product.width],
+        "metadata": dict(product.metadata),
+    }
+
+
+def fingerprint(product: NormalizedProduct, currency_code: str) -> str:
+    canonical = json.dumps(
+        desired_state(product, currency_code), sort_keys=True, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def stored_fingerprint(existing: ExistingProduct) -> str | None:
+    value = (existing.metadata or {}).get(FINGERPRINT_KEY)
+    return value if isinstance(value, str) else None
+
+
+def _owned_metadata(
+    product: NormalizedProduct, currency_code: str, category_id: str, tag_ids: list[str]
+) -> dict[str, Any]:
+    return {
+        **product.metadata,
+        FINGERPRINT_KEY: fingerprint(product, currency_code),
+        OWNED_IMAGES_KEY: list(product.images),
+        OWNED_CATEGORY_KEY: category_id,
+        OWNED_TAGS_KEY: tag_ids,
+    }
+
+
+def build_create(
+    product: NormalizedProduct,
+    store: StoreContext,
+    category_id: str,
+    tag_ids: list[str],
+) -> MedusaProductCreate:
+    return MedusaProductCreate(
+        title=product.title,
+        handle=product.handle,
+        external_id=product.external_id,
+        status="published",
+        description=product.description,
+        thumbnail=product.thumbnail,
+        images=[ImageRef(url=url) for url in product.images],
+        categories=[IdRef(id=category_id)],
+        tags=[IdRef(id=tag_id) for tag_id in tag_ids],
+        options=[MedusaOption(title=DEFAULT_OPTION, values=[DEFAULT_OPTION])],
+        variants=[
+            MedusaVariant(
+                title=DEFAULT_OPTION,
+                sku=product.sku,
+                manage_inventory=False,
+                weight=product.weight,
+                length=product.length,
+                height=product.height,
+                width=product.width,
+                prices=[MedusaPrice(currency_code=store.currency_code, amount=product.price)],
+                options={DEFAULT_OPTION: DEFAULT_OPTION},
+            )
+        ],
+        sales_channels=[IdRef(id=store.sales_channel_id)] if store.sales_channel_id else [],
+        shipping_profile_id=store.shipping_profile_id,
+        weight=product.weight,
+        length=product.length,
+        height=product.height,
+        width=product.width,
+        metadata=_owned_metadata(product, store.currency_code, category_id, tag_ids),
+    )
+
+
+def _replace_owned(
+    current: list[str], previously_owned: Iterable[str], owned: list[str]
+) -> list[str]:
+    """A replace-all set: the merchant's members kept, the sync's members swapped for new ones."""
+    dropped = set(previously_owned) | set(owned)
+    return owned + [item for item in dict.fromkeys(current) if item not in dropped]
+
+
+def build_update(
+    product: NormalizedProduct,
+    existing: ExistingProduct,
+    store: StoreContext,
+    category_id: str,
+    tag_ids: list[str],
+) -> MedusaProductUpdate:
+    """An update that rewrites owned fields and keeps every merchant edit."""
+    meta = existing.metadata or {}
+    previous_images = meta.get(OWNED_IMAGES_KEY) or []
+    image_ids = {image.url: image.id for image in existing.images}
+    image_urls = _replace_owned(
+        [image.url for image in existing.images], previous_images, list(product.images)
+    )
+    previous_category = meta.get(OWNED_CATEGORY_KEY)
+    categories = _replace_owned(
+        [ref.id for ref in existing.categories],
+        [previous_category] if previous_category else [],
+        [category_id],
+    )
+    tags = _replace_owned(
+        [ref.id for ref in existing.tags], meta.get(OWNED_TAGS_KEY) or [], tag_ids
+    )
+    # Metadata is merged by Medusa: an empty string deletes a key the source no longer has.
+    metadata: dict[str, Any] = {key: "" for key in METADATA_FIELDS.values() if key in meta}
+    metadata.update(_owned_metadata(product, store.currency_code, category_id, tag_ids))
+    return MedusaProductUpdate(
+        id=existing.id,
+        title=product.title,
+        status="published",
+        description=product.description,
+        thumbnail=product.thumbnail,
+        images=[ImageRef(id=image_ids.get(url), url=url) for url in image_urls],
+        categories=[IdRef(id=cid) for cid in categories],
+        tags=[IdRef(id=tid) for tid in tags],
+        variants=_updated_variants(product, existing, store.currency_code),
+        weight=product.weight,
+        length=product.length,
+        height=product.height,
+        width=product.width,
+        metadata=metadata,
+    )
+
+
+def _updated_variants(
+    product: NormalizedProduct, existing: ExistingProduct, currency_code: str
+) -> list[MedusaVariant]:
+    """The whole variant set: the sync's variant updated, every other variant kept as is."""
+    if not existing.variants:
+        return [
+            MedusaVariant(
+                title=DEFAULT_OPTION,
+                sku=product.sku,
+                manage_inventory=False,
+                prices=[MedusaPrice(currency_code=currency_code, amount=product.price)],
+                options={DEFAULT_OPTION: DEFAULT_OPTION},
+            )
+        ]
+    ours = next(
+        (v for v in existing.variants if product.sku and v.sku == product.sku),
+        existing.variants[0],
+    )
+    prices = [
+        MedusaPrice(id=price.id, currency_code=price.currency_code, amount=price.amount)
+        for price in ours.prices
+        if price.currency_code != currency_code
+    ]
+    own_price = next((p for p in ours.prices if p.currency_code == currency_code), None)
+    prices.insert(
+        0,
+        MedusaPrice(
+            id=own_price.id if own_price else None,
+            currency_code=currency_code,
+            amount=product.price,
+        ),
+    )
+    return [
+        MedusaVariant(
+            id=variant.id,
+            sku=product.sku,
+            weight=product.weight,
+            length=product.length,
+            height=product.height,
+            width=product.width,
+            prices=prices,
+        )
+        if variant.id == ours.id
+        else MedusaVariant(id=variant.id)
+        for variant in existing.variants
+    ]

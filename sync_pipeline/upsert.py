@@ -1,0 +1,373 @@
+"""Writing the catalog into Medusa: store setup, categories, tags and the product upsert.
+
+Identity is the source id (``external_id = dummyjson:{id}``), never a page position, so a
+re-run finds what an earlier run wrote. Medusa's batch endpoint is all-or-nothing, so a
+rejected batch is split until the bad record is isolated; a batch whose answer was lost
+is never blindly resent: the products are looked up again and only what is still
+missing or stale is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from sync_pipeline.mapping import (
+    SOURCE_NAME,
+    NormalizedProduct,
+    RejectedRecord,
+    SourceCategory,
+    StoreContext,
+    build_create,
+    build_update,
+    category_handle,
+    category_name,
+    fingerprint,
+    stored_fingerprint,
+)
+from sync_pipeline.medusa import MedusaAuthError, MedusaClient, MedusaError, MedusaUnavailable
+from sync_pipeline.models import ExistingProduct, to_json
+
+log = logging.getLogger(__name__)
+
+# Concurrent single-item creates (Medusa has no batch endpoint for categories or tags).
+CREATE_CONCURRENCY = 4
+# How often a batch whose answer was lost is re-checked and re-sent.
+AMBIGUOUS_WRITE_ATTEMPTS = 3
+
+PRODUCT_LOOKUP_FIELDS = ",".join(
+    [
+        "id",
+        "handle",
+        "external_id",
+        "status",
+        "metadata",
+        "variants.id",
+        "variants.sku",
+        "variants.title",
+        "variants.prices.id",
+        "variants.prices.amount",
+        "variants.prices.currency_code",
+        "images.id",
+        "images.url",
+        "categories.id",
+        "tags.id",
+    ]
+)
+BATCH_RESPONSE_FIELDS = "id,handle,external_id"
+
+
+# --- store ------------------------------------------------------------------------------------
+
+
+def ensure_store(client: MedusaClient, currency_code: str) -> StoreContext:
+    """Make the store sell in ``currency_code`` and return what new products must link to."""
+    currency_code = currency_code.lower()
+    stores = client.get("/admin/stores").get("stores", [])
+    if not stores:
+        raise MedusaError("GET", "/admin/stores", 200, "Medusa has no store (was it ever started?)")
+    store = stores[0]
+    supported = store.get("supported_currencies") or []
+    codes = [c.get("currency_code") for c in supported]
+    if currency_code not in codes:
+        wanted = [
+            {"currency_code": c.get("currency_code"), "is_default": bool(c.get("is_default"))}
+            for c in supported
+        ]
+        wanted.append({"currency_code": currency_code, "is_default": not supported})
+        client.post(f"/admin/stores/{store['id']}", {"supported_currencies": wanted})
+        log.info("Store %s now supports %s", store["id"], currency_code)
+    profiles = client.get("/admin/shipping-profiles", {"type": "default"}).get(
+        "shipping_profiles", []
+    ) or client.get("/admin/shipping-profiles").get("shipping_profiles", [])
+    return StoreContext(
+        currency_code=currency_code,
+        sales_channel_id=store.get("default_sales_channel_id"),
+        shipping_profile_id=profiles[0]["id"] if profiles else None,
+    )
+
+
+# --- categories and tags ---------------------------------------------------------------------
+
+
+def _create_missing(
+    wanted: dict[str, Any], create: Callable[[str, Any], str], find: Callable[[], dict[str, str]]
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Create each missing item (bounded concurrency); re-read to settle lost answers and races."""
+    created: dict[str, str] = {}
+    failures: list[tuple[str, str]] = []
+
+    def attempt(key: str) -> tuple[str, str | None, str | None]:
+        try:
+            return key, create(key, wanted[key]), None
+        except MedusaAuthError:
+            raise
+        except MedusaError as error:
+            return key, None, str(error)
+
+    with ThreadPoolExecutor(max_workers=CREATE_CONCURRENCY) as pool:
+        for key, new_id, error in pool.map(attempt, wanted):
+            if new_id:
+                created[key] = new_id
+            else:
+                failures.append((key, error or "unknown error"))
+    if failures:
+        # A duplicate (someone else made it) or a lost answer (we made it): look again.
+        found = find()
+        created.update({key: found[key] for key, _ in failures if key in found})
+        failures = [(key, error) for key, error in failures if key not in found]
+    return created, failures
+
+
+def ensure_categories(
+    client: MedusaClient, categories: Iterable[SourceCategory]
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Every category exists once, matched by handle; returns ``{slug: id}`` and failures."""
+    by_handle = {category_handle(c.slug): c for c in categories}
+
+    def find() -> dict[str, str]:
+        rows = client.list_by(
+            "/admin/product-categories", "product_categories", "handle", by_handle
+        )
+        return {row["handle"]: row["id"] for row in rows}
+
+    def create(handle: str, category: SourceCategory) -> str:
+        metadata = {"source": SOURCE_NAME, "source_slug": category.slug}
+        if category.url:
+            metadata["source_url"] = category.url
+        body = {"name": category.name, "handle": handle, "is_active": True, "metadata": metadata}
+        return client.post("/admin/product-categories", body)["product_category"]["id"]
+
+    existing = find()
+    missing = {h: c for h, c in by_handle.items() if h not in existing}
+    created, failures = _create_missing(missing, create, find)
+    ids = existing | created
+    slug_map = {c.slug: ids[h] for h, c in by_handle.items() if h in ids}
+    return slug_map, [(by_handle[h].slug, error) for h, error in failures]
+
+
+def ensure_tags(client: MedusaClient, values: Iterable[str]) -> tuple[dict[str, str], list]:
+    """Every tag value exists once; returns ``{value: id}`` and failures."""
+    wanted = set(values)
+    if not wanted:
+        return {}, []
+
+    def find() -> dict[str, str]:
+        rows = client.list_by("/admin/product-tags", "product_tags", "value", wanted)
+        return {row["value"]: row["id"] for row in rows}
+
+    def create(value: str, _: Any) -> str:
+        return client.post("/admin/product-tags", {"value": value})["product_tag"]["id"]
+
+    existing = find()
+    created, failures = _create_missing({v: v for v in wanted if v not in existing}, create, find)
+    return existing | created, failures
+
+
+# --- products -------------------------------------------------------------------------------
+
+
+@dataclass
+class UpsertResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failures: list[RejectedRecord] = field(default_factory=list)
+    ambiguous_retries: int = 0
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+
+@dataclass(frozen=True)
+class _Write:
+    product: NormalizedProduct
+    body: dict[str, Any]
+    is_create: bool
+
+
+def find_products(client: MedusaClient, external_ids: Iterable[str]) -> dict[str, ExistingProduct]:
+    """Existing products by external id (the oldest wins if a duplicate ever slipped in)."""
+    rows = client.list_by(
+        "/admin/products",
+        "products",
+        "external_id",
+        external_ids,
+        {"fields": PRODUCT_LOOKUP_FIELDS},
+    )
+    found: dict[str, ExistingProduct] = {}
+    for row in rows:
+        product = ExistingProduct.model_validate(row)
+        if product.external_id and product.external_id not in found:
+            found[product.external_id] = product
+    return found
+
+
+class ProductUpserter:
+    """Plans and writes one page of products."""
+
+    def __init__(
+        self,
+        client: MedusaClient,
+        store: StoreContext,
+        category_ids: dict[str, str],
+        *,
+        batch_size: int = 100,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.category_ids = dict(category_ids)
+        self.batch_size = batch_size
+        self.tag_ids: dict[str, str] = {}
+        self.result = UpsertResult()
+
+    def run(self, products: list[NormalizedProduct]) -> UpsertResult:
+        if not products:
+            return self.result
+        products = self._with_categories(products)
+        products = self._with_tags(products)
+        existing = find_products(self.client, [p.external_id for p in products])
+        writes = self._plan(products, existing)
+        for start in range(0, len(writes), self.batch_size):
+            self._write(
+                writes[start : start + self.batch_size], attempts_left=AMBIGUOUS_WRITE_ATTEMPTS
+            )
+        return self.result
+
+    # planning
+
+    def _fail(self, product: NormalizedProduct, stage: str, reason: str) -> None:
+        self.result.failures.append(
+            RejectedRecord(str(product.source_id), product.sku, stage, reason)
+        )
+
+    def _with_categories(self, products: list[NormalizedProduct]) -> list[NormalizedProduct]:
+        missing = {p.category_slug for p in products} - set(self.category_ids)
+        if missing:
+            # The category map predates this page's categories: create them now.
+            found, failures = ensure_categories(
+                self.client, [SourceCategory(slug, category_name(slug)) for slug in sorted(missing)]
+            )
+            self.category_ids.update(found)
+            for slug, error in failures:
+                log.warning("Category %s could not be created: %s", slug, error)
+        keep = []
+        for product in products:
+            if product.category_slug in self.category_ids:
+                keep.append(product)
+            else:
+                self._fail(
+                    product, "category", f"category {product.category_slug!r} is not in Medusa"
+                )
+        return keep
+
+    def _with_tags(self, products: list[NormalizedProduct]) -> list[NormalizedProduct]:
+        tag_ids, failures = ensure_tags(self.client, {t for p in products for t in p.tags})
+        failed = dict(failures)
+        self.tag_ids = tag_ids
+        keep = []
+        for product in products:
+            bad = [t for t in product.tags if t not in tag_ids]
+            if bad:
+                reasons = "; ".join(f"{t!r}: {failed.get(t, 'not created')}" for t in bad)
+                self._fail(product, "tags", f"tag could not be created: {reasons}")
+            else:
+                keep.append(product)
+        return keep
+
+    def _plan(
+        self, products: list[NormalizedProduct], existing: dict[str, ExistingProduct]
+    ) -> list[_Write]:
+        writes: list[_Write] = []
+        for product in products:
+            current = existing.get(product.external_id)
+            if current and self._is_current(product, current):
+                self.result.unchanged += 1
+                continue
+            try:
+                writes.append(self._payload(product, current))
+            except ValidationError as error:
+                self._fail(product, "mapping", str(error))
+        return writes
+
+    def _is_current(self, product: NormalizedProduct, current: ExistingProduct) -> bool:
+        return (
+            stored_fingerprint(current) == fingerprint(product, self.store.currency_code)
+            and current.status == "published"
+        )
+
+    def _payload(self, product: NormalizedProduct, current: ExistingProduct | None) -> _Write:
+        category_id = self.category_ids[product.category_slug]
+        tag_ids = [self.tag_ids[t] for t in product.tags]
+        if current is None:
+            body = to_json(build_create(product, self.store, category_id, tag_ids))
+            return _Write(product, body, is_create=True)
+        body = to_json(build_update(product, current, self.store, category_id, tag_ids))
+        return _Write(product, body, is_create=False)
+
+    # writing
+
+    def _write(self, writes: list[_Write], attempts_left: int) -> None:
+        if not writes:
+            return
+        body = {
+            "create": [w.body for w in writes if w.is_create],
+            "update": [w.body for w in writes if not w.is_create],
+        }
+        try:
+            answer = self.client.post(
+                "/admin/products/batch", body, params={"fields": BATCH_RESPONSE_FIELDS}
+            )
+        except MedusaAuthError:
+            raise
+        except MedusaUnavailable as error:
+            self._settle_ambiguous(writes, attempts_left, error)
+            return
+        except MedusaError as error:
+            self._split(writes, attempts_left, error)
+            return
+        self.result.created += len(answer.get("created", []))
+        self.result.updated += len(answer.get("updated", []))
+
+    def _split(self, writes: list[_Write], attempts_left: int, error: MedusaError) -> None:
+        """All-or-nothing batch rejected: halve until the bad record stands alone."""
+        if len(writes) == 1:
+            self._fail(writes[0].product, "medusa", f"HTTP {error.status}: {error.message}")
+            return
+        middle = len(writes) // 2
+        self._write(writes[:middle], attempts_left)
+        self._write(writes[middle:], attempts_left)
+
+    def _settle_ambiguous(
+        self, writes: list[_Write], attempts_left: int, error: MedusaUnavailable
+    ) -> None:
+        """The batch may have committed: look the products up, then write only what is left."""
+        log.warning("Batch of %d got no usable answer (%s); checking Medusa", len(writes), error)
+        self.result.ambiguous_retries += 1
+        try:
+            existing = find_products(self.client, [w.product.external_id for w in writes])
+        except MedusaUnavailable as lookup_error:
+            error = lookup_error
+            existing = None
+        if existing is None or attempts_left <= 1:
+            for write in writes:
+                self._fail(write.product, "medusa", f"no answer from Medusa: {error.message}")
+            return
+        remaining = []
+        for write in writes:
+            current = existing.get(write.product.external_id)
+            if current and self._is_current(write.product, current):
+                # It committed: count it as what it was meant to be.
+                if write.is_create:
+                    self.result.created += 1
+                else:
+                    self.result.updated += 1
+            else:
+                remaining.append(self._payload(write.product, current))
+        self._write(remaining, attempts_left - 1)
