@@ -1,0 +1,1 @@
+"""Dagster definitions: resources, the asset graph, its checks and the daily schedule."""
