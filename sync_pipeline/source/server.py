@@ -552,7 +552,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except Exception:  # a bug here must not hang the client
             traceback.print_exc(file=sys.stderr)
             response = _error_response(500, "Something went wrong.")
-        self._write(method, response)
+        # Logged before the answer goes out, so a client that has its answer sees the record.
         owner._record(
             RequestRecord(
                 method=method,
@@ -563,6 +563,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 fault=response.fault,
             )
         )
+        self._write(method, response)
 
     def _write(self, method: str, response: _Response) -> None:
         if response.fault == "timeout":
@@ -751,7 +752,8 @@ class DummyJSONServer:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        """A snapshot of the handled requests, in the order they completed."""
+        """A snapshot of the handled requests, logged once the answer is decided and before it is
+        sent (so a client holding its answer finds the record), in that order."""
         with self._log_lock:
             return list(self._log)
 
