@@ -332,7 +332,8 @@ def _money(rng: random.Random, low: float, high: float) -> float | int:
     if roll < 0.90:
         return round(whole + 0.99, 2)
     if roll < 0.95:
-        return round(whole + rng.choice((0.29, 0.49, 0.79)), 2)
+        price = round(whole + rng.choice((0.29, 0.49, 0.79)), 2)
+        return price if price >= low else round(whole + 0.99, 2)
     return max(1, round(value))
 
 
