@@ -13,9 +13,9 @@ from sync_pipeline.settings import load_local_env
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sync_pipeline import sync_cli
     from sync_pipeline.source import cli as source_cli
     from sync_pipeline.stack import cli as stack_cli
-    from sync_pipeline import sync_cli
 
     parser = argparse.ArgumentParser(
         prog="sync-pipeline",

@@ -76,14 +76,23 @@ class SyncSummary:
         return sum(p.counts.get(key, 0) for p in self.pages)
 
 
+# Dagster's console logs go to the run's event log (and the UI); the CLI prints a summary.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """The user-facing reason of each failed step (the exception raised, not Dagster's wrapper)."""
     messages = []
     for event in result.get_step_failure_events():
         data = event.step_failure_data
         if data.user_failure_data and data.user_failure_data.description:
-            messages.append(data.user_failure_data.description)
-        elif data.error:
-            messages.append(data.error.message.strip().splitlines()[0])
+            message = data.user_failure_data.description
+        else:
+            error = data.error
+            while error is not None and error.cause is not None:
+                error = error.cause
+            message = error.message.strip().splitlines()[0] if error else "unknown error"
+        messages.append(f"{event.step_key}: {message}")
     return "; ".join(messages) or "run failed"
 
 
@@ -119,6 +128,7 @@ class SyncRunner:
         return self.job.execute_in_process(
             instance=self.instance,
             asset_selection=CATALOG_ASSETS,
+            run_config=QUIET_RUN_CONFIG,
             tags=self.run_tags,
             raise_on_error=False,
         )
@@ -129,6 +139,7 @@ class SyncRunner:
             instance=self.instance,
             asset_selection=PAGE_ASSETS,
             partition_key=key,
+            run_config=QUIET_RUN_CONFIG,
             tags=self.run_tags,
             raise_on_error=False,
         )

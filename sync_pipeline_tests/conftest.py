@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Fetch retries wait 1, 2, 4 s in production; tests keep the doubling but not the wait.
+os.environ.setdefault("SYNC_FETCH_RETRY_DELAY", "0.01")
+
 from sync_pipeline.settings import SHARED_DATA_DIR
 from sync_pipeline.source.server import DummyJSONServer
 
@@ -30,3 +33,93 @@ def source_server(shared_data_dir: Path) -> Iterator[DummyJSONServer]:
     """
     with DummyJSONServer(shared_data_dir / "products.json") as server:
         yield server
+
+
+# --- the real Medusa and the pipeline on it ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def medusa_stack():
+    """The local stack (Medusa + PostgreSQL), started if needed: a no-op when already up."""
+    from sync_pipeline import stack
+
+    return stack.up(out=lambda _line: None)
+
+
+@pytest.fixture(scope="session")
+def medusa_client(medusa_stack):
+    from sync_pipeline.medusa import MedusaClient
+
+    client = MedusaClient(medusa_stack.base_url, api_key=medusa_stack.api_key)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def empty_store(medusa_stack):
+    """An empty store (no products, categories or tags), same API key."""
+    from sync_pipeline import stack
+
+    stack.reset_store()
+    return medusa_stack
+
+
+@pytest.fixture
+def dagster_instance():
+    import dagster as dg
+
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
+def sync_catalog(dagster_instance, medusa_stack):
+    """Run a full sync (or the given pages) from a source URL into the stack's Medusa."""
+    from sync_pipeline.defs.resources import DummyJSONResource, MedusaResource
+    from sync_pipeline.runner import SyncRunner
+
+    def run(source_url: str, pages: list[str] | None = None):
+        resources = {
+            "dummyjson": DummyJSONResource(base_url=source_url),
+            "medusa": MedusaResource(base_url=medusa_stack.base_url, api_key=medusa_stack.api_key),
+        }
+        return SyncRunner(dagster_instance, resources).run(pages=pages)
+
+    return run
+
+
+STORE_PRODUCT_FIELDS = (
+    "id,handle,title,external_id,status,metadata,updated_at,*categories,*variants,"
+    "*variants.prices,*images,*tags,*sales_channels"
+)
+
+
+@pytest.fixture
+def store_catalog(medusa_client):
+    """What Medusa holds now: ``(categories, products)``, every row."""
+
+    def read():
+        categories = medusa_client.list_all(
+            "/admin/product-categories",
+            "product_categories",
+            {"fields": "id,handle,name,is_active,metadata"},
+        )
+        products = medusa_client.list_all(
+            "/admin/products", "products", {"fields": STORE_PRODUCT_FIELDS}, page_size=200
+        )
+        return categories, products
+
+    return read
+
+
+@pytest.fixture
+def generated_catalog():
+    """Write a synthetic DummyJSON catalog of ``count`` products; returns its path."""
+    from sync_pipeline.source.generate import generate_catalog, write_catalog
+
+    def make(folder: Path, count: int, seed: int = 1) -> Path:
+        path = folder / f"generated-{count}-{seed}.json"
+        write_catalog(generate_catalog(count, seed), path)
+        return path
+
+    return make

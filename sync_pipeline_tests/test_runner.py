@@ -1,0 +1,159 @@
+"""End to end: the asset graph, through Dagster, from the local source into the real Medusa."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from sync_pipeline.source.server import DummyJSONServer
+
+pytestmark = pytest.mark.e2e
+
+
+def _by_external_id(products):
+    found = {}
+    for product in products:
+        assert product["external_id"] not in found, f"duplicate {product['external_id']}"
+        found[product["external_id"]] = product
+    return found
+
+
+def test_full_sync_then_two_reruns_leave_the_exact_catalog(
+    empty_store, source_server, sync_catalog, store_catalog, shared_data_dir
+):
+    source = json.loads((shared_data_dir / "products.json").read_text())
+    first = sync_catalog(source_server.url)
+    assert first.ok, first
+    assert first.total == 194
+    assert first.count("created") == 194 and first.count("failed") == 0
+
+    categories, products = store_catalog()
+    assert len(categories) == 24
+    category_by_id = {c["id"]: c for c in categories}
+    assert {c["handle"] for c in categories} == {p["category"] for p in source}
+    assert all(c["is_active"] for c in categories)
+    assert category_by_id[next(iter(category_by_id))]["metadata"]["source"] == "dummyjson"
+
+    found = _by_external_id(products)
+    assert sorted(found) == sorted(f"dummyjson:{i}" for i in range(1, 195))
+    handles = [p["handle"] for p in products]
+    assert len(set(handles)) == 194
+    assert found["dummyjson:96"]["title"] == found["dummyjson:191"]["title"]
+    for raw in source:
+        product = found[f"dummyjson:{raw['id']}"]
+        assert product["status"] == "published"
+        assert [category_by_id[c["id"]]["handle"] for c in product["categories"]] == [
+            raw["category"]
+        ]
+        (variant,) = product["variants"]
+        assert variant["sku"] == raw["sku"]
+        usd = [p for p in variant["prices"] if p["currency_code"] == "usd"]
+        assert [Decimal(str(p["amount"])) for p in usd] == [Decimal(str(raw["price"]))]
+        assert len(product["images"]) == len(raw["images"])
+        assert sorted(t["value"] for t in product["tags"]) == sorted(set(raw["tags"]))
+        assert len(product["sales_channels"]) == 1
+
+    for _ in range(2):
+        again = sync_catalog(source_server.url)
+        assert again.ok, again
+        assert again.count("created") == 0 and again.count("unchanged") == 194
+    categories, products = store_catalog()
+    assert len(categories) == 24
+    assert len(_by_external_id(products)) == 194
+
+
+def test_a_fetch_that_fails_twice_is_retried_with_doubling_delays(
+    empty_store, tmp_path, generated_catalog, sync_catalog, dagster_instance
+):
+    data = generated_catalog(tmp_path, count=30)
+    with DummyJSONServer(data) as server:
+        server.fail_next(2, status=503)
+        summary = sync_catalog(server.url, pages=["000"])
+    assert summary.ok, summary
+    (page,) = summary.pages
+    assert page.fetch_attempts == 3
+    assert page.counts["created"] == 30
+    waits = [
+        record.dagster_event.event_specific_data.seconds_to_wait
+        for record in dagster_instance.all_logs(page.run_id)
+        if record.dagster_event and record.dagster_event.event_type_value == "STEP_UP_FOR_RETRY"
+    ]
+    base = float(os.environ["SYNC_FETCH_RETRY_DELAY"])
+    assert waits == [base, 2 * base]
+
+
+def test_bad_records_are_reported_and_the_page_rerun_completes(
+    empty_store, tmp_path, shared_data_dir, sync_catalog, store_catalog
+):
+    source = json.loads((shared_data_dir / "products.json").read_text())
+    broken = [dict(p) for p in source]
+    del broken[4]["title"]  # id 5
+    broken[150]["price"] = -12.5  # id 151
+    data = tmp_path / "products.json"
+    data.write_text(json.dumps(broken))
+    with DummyJSONServer(data) as server:
+        summary = sync_catalog(server.url)
+        assert not summary.ok
+        failed = {r["source_id"]: r for p in summary.pages for r in p.failed_records}
+        assert set(failed) == {"5", "151"}
+        assert "title" in failed["5"]["reason"] and failed["5"]["sku"] == source[4]["sku"]
+        assert "price" in failed["151"]["reason"]
+        assert [p.key for p in summary.pages if not p.ok] == ["000", "001"]
+        _, products = store_catalog()
+        assert len(products) == 192
+
+        fixed = tmp_path / "fixed.json"
+        fixed.write_text(json.dumps(source))
+        os.replace(fixed, data)
+        rerun = sync_catalog(server.url, pages=["000"])
+        assert rerun.ok and rerun.count("created") == 1 and rerun.count("unchanged") == 99
+        rerun = sync_catalog(server.url, pages=["001"])
+        assert rerun.ok and rerun.count("created") == 1
+    _, products = store_catalog()
+    assert len(_by_external_id(products)) == 194
+
+
+def test_legacy_catalog_in_the_old_api_shape_syncs(
+    empty_store, shared_data_dir, sync_catalog, store_catalog
+):
+    legacy = json.loads((shared_data_dir / "products-100.json").read_text())
+    with DummyJSONServer(shared_data_dir / "products-100.json", legacy=True) as server:
+        summary = sync_catalog(server.url)
+    assert summary.ok, summary
+    categories, products = store_catalog()
+    assert len(categories) == 20
+    found = _by_external_id(products)
+    assert len(found) == 100
+    iphone = found["dummyjson:1"]
+    assert iphone["title"] == "iPhone 9"
+    assert iphone["variants"][0]["prices"][0]["amount"] == legacy[0]["price"]
+
+
+def test_sync_command_exits_non_zero_when_a_page_fails(
+    empty_store, medusa_stack, tmp_path, generated_catalog
+):
+    data = generated_catalog(tmp_path, count=12)
+    catalog = json.loads(data.read_text())
+    catalog[3]["price"] = "free"
+    data.write_text(json.dumps(catalog))
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "MEDUSA_BASE_URL": medusa_stack.base_url,
+        "MEDUSA_API_KEY": medusa_stack.api_key,
+    }
+    with DummyJSONServer(data) as server:
+        env["DUMMYJSON_BASE_URL"] = server.url
+        command = [sys.executable, "-m", "sync_pipeline.cli", "sync"]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "page 000: FAILED" in done.stdout
+    assert "created 11" in done.stdout and "failed 1" in done.stdout
+    assert f"{catalog[3]['id']} ({catalog[3]['sku']}): price" in done.stdout
+    assert medusa_stack.api_key not in done.stdout + done.stderr
+    assert (tmp_path / "dagster_home" / "dagster.yaml").is_file()

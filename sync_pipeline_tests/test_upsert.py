@@ -1,0 +1,125 @@
+"""The page upsert against a fake Medusa: bisecting rejected batches, settling lost answers.
+
+The end-to-end tests run the same code against the real Medusa; this fake only mimics
+the batch endpoint's all-or-nothing rule and a lost answer, which are hard to provoke there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from sync_pipeline.mapping import StoreContext, normalize_products
+from sync_pipeline.medusa import MedusaError, MedusaUnavailable
+from sync_pipeline.upsert import ProductUpserter
+
+STORE = StoreContext("usd", "sc_1", "sp_1")
+
+
+class FakeMedusa:
+    """Products keyed by id; a batch containing a ``poison`` title is rejected whole."""
+
+    def __init__(self, poison: set[str] = frozenset(), lose_answers: int = 0) -> None:
+        self.products: dict[str, dict] = {}
+        self.tags: dict[str, str] = {}
+        self.poison = poison
+        self.lose_answers = lose_answers
+        self.batches: list[int] = []
+        self.request_counts: Counter[str] = Counter()
+
+    def list_by(self, path, key, field, values, extra=None):
+        values = set(values)
+        if key == "products":
+            return [p for p in self.products.values() if p["external_id"] in values]
+        if key == "product_tags":
+            return [{"id": i, "value": v} for v, i in self.tags.items() if v in values]
+        raise AssertionError(path)
+
+    def post(self, path, body, params=None):
+        if path == "/admin/product-tags":
+            self.tags[body["value"]] = f"tag_{len(self.tags)}"
+            return {"product_tag": {"id": self.tags[body["value"]]}}
+        assert path == "/admin/products/batch"
+        items = body["create"] + body["update"]
+        self.batches.append(len(items))
+        bad = [i["title"] for i in items if i.get("title") in self.poison]
+        if bad:
+            raise MedusaError("POST", path, 400, f"Product with title {bad[0]} is not allowed")
+        for item in body["create"]:
+            new_id = f"prod_{len(self.products)}"
+            self.products[new_id] = {**item, "id": new_id, "variants": []}
+        for item in body["update"]:
+            self.products[item["id"]].update(item)
+        if self.lose_answers:
+            self.lose_answers -= 1
+            raise MedusaUnavailable("POST", path, 502, "Bad Gateway")
+        return {"created": body["create"], "updated": body["update"]}
+
+
+@pytest.fixture
+def page(shared_data_dir):
+    raw = json.loads((shared_data_dir / "products.json").read_text())[:40]
+    products, _ = normalize_products(raw)
+    return products
+
+
+def _categories(products):
+    return {p.category_slug: f"cat_{p.category_slug}" for p in products}
+
+
+def test_a_rejected_batch_is_split_until_the_bad_record_stands_alone(page):
+    fake = FakeMedusa(poison={page[13].title, page[31].title})
+    result = ProductUpserter(fake, STORE, _categories(page), batch_size=40).run(page)
+    assert result.created == 38
+    assert sorted(f.source_id for f in result.failures) == [
+        str(page[13].source_id),
+        str(page[31].source_id),
+    ]
+    failure = result.failures[0]
+    assert failure.stage == "medusa" and "HTTP 400" in failure.reason and failure.sku
+    assert len(fake.products) == 38
+    # Bisection costs O(bad × log n) extra batches, not one request per product.
+    assert len(fake.batches) <= 1 + 2 * 2 * 6  # 1 + 2 × bad × ceil(log2 40)
+
+
+def test_a_lost_answer_after_commit_is_settled_without_duplicates(page):
+    fake = FakeMedusa(lose_answers=1)
+    result = ProductUpserter(fake, STORE, _categories(page), batch_size=40).run(page)
+    assert result.failures == []
+    assert result.created == 40 and result.ambiguous_retries == 1
+    assert len(fake.products) == 40
+    assert fake.batches == [40]  # found committed: nothing was sent twice
+
+
+def test_unchanged_products_cost_no_write(page):
+    fake = FakeMedusa()
+    ProductUpserter(fake, STORE, _categories(page)).run(page)
+    batches = len(fake.batches)
+    again = ProductUpserter(fake, STORE, _categories(page)).run(page)
+    assert again.unchanged == 40 and again.created == again.updated == 0
+    assert len(fake.batches) == batches
+
+
+def test_a_product_without_its_category_fails_by_name(page):
+    categories = _categories(page)
+    missing = page[0].category_slug
+    del categories[missing]
+
+    class NoCategories(FakeMedusa):
+        def list_by(self, path, key, field, values, extra=None):
+            if key == "product_categories":
+                return []
+            return super().list_by(path, key, field, values, extra)
+
+        def post(self, path, body, params=None):
+            if path == "/admin/product-categories":
+                raise MedusaError("POST", path, 400, "nope")
+            return super().post(path, body, params)
+
+    fake = NoCategories()
+    result = ProductUpserter(fake, STORE, categories).run(page)
+    failed = [f for f in result.failures if f.stage == "category"]
+    assert failed and all(missing in f.reason for f in failed)
+    assert result.created == 40 - len(failed)
