@@ -12,7 +12,11 @@
 //   info <db>...                  {db: {exists, marked, allowConnections}} for each name
 //   create <db> [template]        CREATE DATABASE (optionally from a template), then mark it
 //   drop <db>                     DROP DATABASE IF EXISTS, terminating its connections
-//   reset <db> <template>         drop + create from template, in one connection
+//   reset <db> <template> [spare] replace <db> with a fresh copy of <template>: if the
+//                                 ready-made copy <spare> exists, drop <db> and rename
+//                                 <spare> to it (milliseconds); else drop + clone (a clone
+//                                 of Medusa's ~150 tables costs about a second of file
+//                                 creation). Answers {"usedSpare": bool}
 //   allow-connections <db> <bool> ALTER DATABASE ... ALLOW_CONNECTIONS
 //
 // "Marked" databases carry a comment saying the stack created them: the stack only ever
@@ -101,15 +105,20 @@ async function main() {
         await drop(args[0])
         return { dropped: args[0] }
       case "reset": {
-        const [name, template] = args
-        const state = await info([name, template])
+        const [name, template, spare] = args
+        const state = await info(spare ? [name, template, spare] : [name, template])
         if (!state[template].exists) throw new Error(`template database ${template} does not exist`)
         if (state[name].exists && !state[name].marked) {
           throw new Error(`database ${name} was not created by the stack; refusing to drop it`)
         }
         await drop(name)
+        if (spare && state[spare].exists && state[spare].marked) {
+          // Nobody connects to the spare, so the rename cannot be blocked.
+          await client.query(`ALTER DATABASE ${ident(spare)} RENAME TO ${ident(name)}`)
+          return { reset: name, template, usedSpare: true }
+        }
         await create(name, template)
-        return { reset: name, template }
+        return { reset: name, template, usedSpare: false }
       }
       case "allow-connections":
         await client.query(
