@@ -1,0 +1,40 @@
+"""The local stack: a real Medusa 2.21.2 backend on PostgreSQL, started by the project itself.
+
+Use from Python (the test suite does)::
+
+    from sync_pipeline import stack
+
+    info = stack.up()            # idempotent; returns base_url, api_key, admin credentials
+    stack.reset_store()          # empty store in well under 2 s, same key; returns seconds
+    stack.status().up            # True when Medusa is healthy and the key is accepted
+    stack.down()                 # stop what `up` started
+
+or from the shell: ``sync-pipeline stack up|down|reset|status``. ``up`` also writes
+``.local/medusa.env`` (MEDUSA_BASE_URL, MEDUSA_API_KEY, MEDUSA_ADMIN_EMAIL,
+MEDUSA_ADMIN_PASSWORD), which every ``sync-pipeline`` command loads without overriding the
+environment.
+
+This package never imports Dagster: ``stack`` commands must stay fast.
+"""
+
+from sync_pipeline.stack.config import StackError
+from sync_pipeline.stack.core import (
+    StackInfo,
+    StackStatus,
+    connection,
+    down,
+    reset_store,
+    status,
+    up,
+)
+
+__all__ = [
+    "StackError",
+    "StackInfo",
+    "StackStatus",
+    "connection",
+    "down",
+    "reset_store",
+    "status",
+    "up",
+]

@@ -1,0 +1,87 @@
+"""``sync-pipeline stack up|down|reset|status``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sync_pipeline.stack import core
+from sync_pipeline.stack.config import StackError, tail
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _fail(command: str, exc: StackError) -> int:
+    print(f"stack {command} failed at step: {exc.step}", file=sys.stderr)
+    print(f"  {exc.message}", file=sys.stderr)
+    text = tail(exc.log)
+    if text:
+        print(f"--- last 30 lines of {exc.log} ---", file=sys.stderr)
+        print(text, file=sys.stderr)
+        print("---", file=sys.stderr)
+    elif exc.log is not None:
+        print(f"  (log: {exc.log})", file=sys.stderr)
+    return 1
+
+
+def _print_status() -> bool:
+    result = core.status()
+    for line in result.lines():
+        print(line)
+    return result.up
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    try:
+        core.up(out=_say)
+    except StackError as exc:
+        return _fail("up", exc)
+    _print_status()
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    try:
+        core.down(out=_say)
+    except StackError as exc:
+        return _fail("down", exc)
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    try:
+        core.reset_store(out=_say)
+    except StackError as exc:
+        return _fail("reset", exc)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    try:
+        return 0 if _print_status() else 1
+    except StackError as exc:
+        return _fail("status", exc)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "stack",
+        help="run the local Medusa + PostgreSQL stack",
+        description=(
+            "Local Medusa 2.21.2 backend on PostgreSQL (DATABASE_URL, else 127.0.0.1:5432, else an "
+            "embedded PostgreSQL). State, logs and secrets live in .local/."
+        ),
+    )
+    commands = parser.add_subparsers(dest="stack_command", required=True)
+    commands.add_parser(
+        "up", help="start everything (idempotent) and write .local/medusa.env"
+    ).set_defaults(func=cmd_up)
+    commands.add_parser("down", help="stop the processes `up` started").set_defaults(func=cmd_down)
+    commands.add_parser(
+        "reset", help="empty the store (fresh copy of the template database), same API key"
+    ).set_defaults(func=cmd_reset)
+    commands.add_parser(
+        "status", help="what runs where; exit 1 if the stack is not up"
+    ).set_defaults(func=cmd_status)

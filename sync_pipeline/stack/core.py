@@ -1,0 +1,593 @@
+"""``up``, ``down``, ``reset_store`` and ``status``: the local Medusa stack as functions.
+
+``up`` walks the steps below, skipping each one whose result is already recorded in
+``.local/stack.json`` (and still true):
+
+1. install Node deps (``npm ci``) if ``medusa/node_modules`` is missing
+2. start PostgreSQL (embedded), or check the chosen server answers
+3. create + migrate the template database
+4. create the admin user in it
+5. ``medusa build`` (+ node_modules symlink and .env in ``.medusa/server``)
+6. boot Medusa once on the template, create a secret API key, stop it
+7. clone the template into the working database
+8. start Medusa on the working database (own session: it outlives the command)
+9. verify the key (``GET /admin/products`` → 200) and write ``.local/medusa.env``
+
+Every clone of the template has the same rows, so the key (and the admin user) made on the
+template is valid in the working database and after every ``reset_store``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sync_pipeline.settings import MEDUSA_ENV_FILE, read_env_file, write_env_file
+from sync_pipeline.stack import medusa, postgres, procs
+from sync_pipeline.stack.config import (
+    LOGS_DIR,
+    StackError,
+    admin_credentials,
+    ensure_dirs,
+    load_secrets,
+    load_state,
+    medusa_port,
+    save_state,
+    stack_lock,
+    user_env,
+)
+from sync_pipeline.stack.postgres import PgTarget
+
+Printer = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass
+class StackInfo:
+    """What a client of the running stack needs."""
+
+    base_url: str
+    api_key: str
+    admin_email: str
+    admin_password: str
+    env_file: Path = MEDUSA_ENV_FILE
+
+    def __repr__(self) -> str:  # keep secrets out of test reports and logs
+        return (
+            f"StackInfo(base_url={self.base_url!r}, api_key='***', "
+            f"admin_email={self.admin_email!r})"
+        )
+
+
+@dataclass
+class StackStatus:
+    up: bool
+    postgres: dict[str, Any] = field(default_factory=dict)
+    medusa: dict[str, Any] = field(default_factory=dict)
+    env_file: Path = MEDUSA_ENV_FILE
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        pg, md = self.postgres, self.medusa
+        out = [f"stack:      {'UP' if self.up else 'NOT UP'}"]
+        if pg:
+            where = f"{pg.get('host')}:{pg.get('port')}"
+            running = pg.get("running")
+            pid = f", pid {pg['pid']}" if pg.get("pid") else ""
+            managed = "" if pg.get("kind") == "embedded" else " (not managed by the stack)"
+            out.append(
+                f"postgresql: {pg.get('kind')} at {where}{pid}, "
+                f"{'running' if running else 'NOT running'}{managed}"
+            )
+            out.append(f"            {pg.get('description')}")
+            out.append(
+                f"            databases: {pg.get('working_db')} (store), "
+                f"{pg.get('template_db')} (template)"
+            )
+        else:
+            out.append("postgresql: none recorded")
+        if md:
+            pid = f", pid {md['pid']}" if md.get("pid") else ""
+            state = "running" if md.get("running") else "NOT running"
+            health = "health OK" if md.get("healthy") else "health FAILING"
+            key = {True: "API key valid", False: "API key REJECTED", None: "API key unknown"}[
+                md.get("key_valid")
+            ]
+            out.append(f"medusa:     {md.get('url')}{pid}, {state}, {health}, {key}")
+            out.append(f"            log {md.get('log')}")
+        else:
+            out.append("medusa:     not started")
+        out.append(f"env file:   {self.env_file}{'' if self.env_file.is_file() else ' (missing)'}")
+        out.extend(f"note:       {note}" for note in self.notes)
+        return out
+
+
+class _Steps:
+    """Prints each step with its duration; turns unexpected errors into StackError."""
+
+    def __init__(self, out: Printer) -> None:
+        self.out = out
+        self.started = time.monotonic()
+
+    @contextmanager
+    def run(self, name: str, log: Path | None = None) -> Iterator[None]:
+        self.out(f"==> {name} ...")
+        began = time.monotonic()
+        try:
+            yield
+        except StackError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any surprise becomes a named step failure
+            raise StackError(name, f"{type(exc).__name__}: {exc}", log) from exc
+        self.out(f"    done in {time.monotonic() - began:.1f} s")
+
+    def skip(self, name: str, why: str) -> None:
+        self.out(f"==> {name}: skipped ({why})")
+
+
+# --- helpers on the recorded state ---------------------------------------------------------
+
+
+def _recorded_target(state: dict) -> PgTarget | None:
+    data = state.get("postgres", {}).get("target")
+    return PgTarget.from_dict(data) if data else None
+
+
+def _medusa_running(state: dict) -> bool:
+    return procs.is_running(state.get("medusa"))
+
+
+def _stop_medusa(state: dict, out: Printer, *, which: str = "medusa") -> None:
+    record = state.get(which)
+    if record and procs.stop(record, timeout=20):
+        out(f"    stopped Medusa ({which}, pid {record['pid']})")
+    state.pop(which, None)
+    save_state(state)
+
+
+def _env_file_values(info: StackInfo) -> dict[str, str]:
+    return {
+        "MEDUSA_BASE_URL": info.base_url,
+        "MEDUSA_API_KEY": info.api_key,
+        "MEDUSA_ADMIN_EMAIL": info.admin_email,
+        "MEDUSA_ADMIN_PASSWORD": info.admin_password,
+    }
+
+
+def _write_env_file(info: StackInfo) -> bool:
+    values = _env_file_values(info)
+    if read_env_file(MEDUSA_ENV_FILE) == values and (MEDUSA_ENV_FILE.stat().st_mode & 0o077) == 0:
+        return False
+    write_env_file(MEDUSA_ENV_FILE, values)
+    MEDUSA_ENV_FILE.chmod(0o600)  # write_env_file only sets the mode on creation
+    return True
+
+
+def _info_from_state(state: dict) -> StackInfo | None:
+    template, md = state.get("template", {}), state.get("medusa")
+    if not md or not template.get("api_key"):
+        return None
+    return StackInfo(
+        base_url=medusa.base_url(md["port"]),
+        api_key=template["api_key"]["token"],
+        admin_email=template["admin_email"],
+        admin_password=template["admin_password"],
+    )
+
+
+def _env_overrides(info: StackInfo) -> list[str]:
+    """Settings in the environment that differ from what the stack provides."""
+    notes = []
+    for key, value in _env_file_values(info).items():
+        mine = user_env(key)
+        if mine is not None and mine != value:
+            notes.append(
+                f"{key} is set in the environment to a different value than the stack's; "
+                "commands use the environment's"
+            )
+    return notes
+
+
+def _wait_spare_job(state: dict, timeout: float) -> None:
+    """Let a running spare clone finish (killing it could leave an unmarked database)."""
+    job = state.get("spare_job")
+    deadline = time.monotonic() + timeout
+    while procs.is_running(job) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _ensure_spare(state: dict, target: PgTarget, spare_exists: bool) -> None:
+    """Start cloning the spare database in the background unless it exists or is under way."""
+    if spare_exists or procs.is_running(state.get("spare_job")):
+        return
+    state["spare_job"] = postgres.start_spare_clone(target)
+    save_state(state)
+
+
+# --- up ------------------------------------------------------------------------------------
+
+
+def _fast_path(state: dict, target: PgTarget, port: int) -> StackInfo | None:
+    """Everything already runs as asked: return the stack's info without touching anything."""
+    recorded = _recorded_target(state)
+    if recorded is None or recorded.id != target.id:
+        return None
+    if state.get("working", {}).get("target") != target.id:
+        return None
+    md = state.get("medusa")
+    if not md or md.get("port") != port or not procs.is_running(md):
+        return None
+    if target.kind == "embedded" and not postgres.embedded_running(
+        state["postgres"].get("process"), target
+    ):
+        return None
+    # medusa-config.ts, the lockfile or src/ changed since the build: rebuild and restart.
+    if state.get("build", {}).get("fingerprint") != medusa.build_fingerprint():
+        return None
+    info = _info_from_state(state)
+    if info is None or not medusa.healthy(info.base_url):
+        return None
+    if medusa.key_status(info.base_url, info.api_key) != 200:
+        return None
+    if admin_credentials(load_secrets()) != (info.admin_email, info.admin_password):
+        return None
+    return info
+
+
+def up(out: Printer = print) -> StackInfo:
+    """Bring the stack up (idempotent: a no-op, well under 2 s, when it already runs)."""
+    ensure_dirs()
+    with stack_lock():
+        state = load_state()
+        target = postgres.choose_target(_recorded_target(state))
+        port = medusa_port()
+        info = _fast_path(state, target, port)
+        if info is not None:
+            if _write_env_file(info):
+                out(f"rewrote {MEDUSA_ENV_FILE}")
+            out("stack is already up")
+            return info
+        return _up_slow(state, target, port, out)
+
+
+def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInfo:
+    steps = _Steps(out)
+    secret_values = load_secrets()
+    email, password = admin_credentials(secret_values)
+
+    # A server (or database) set up for another PostgreSQL or another admin must go first.
+    recorded = _recorded_target(state)
+    if recorded is not None and recorded.id != target.id:
+        out(f"PostgreSQL changed: {recorded.describe()} -> {target.describe()}")
+        _stop_medusa(state, out)
+        if recorded.kind == "embedded":
+            procs.stop(state["postgres"].get("process"), timeout=30, leader_first=True)
+        state.pop("working", None)
+        state.pop("template", None)
+        state["postgres"] = {}
+        save_state(state)
+    template_state = state.get("template", {})
+    if template_state.get("admin_email") and (
+        template_state.get("admin_email"),
+        template_state.get("admin_password"),
+    ) != (email, password):
+        out("admin credentials changed: the template database is rebuilt")
+        _stop_medusa(state, out)
+        state.pop("template", None)
+        state.pop("working", None)
+        save_state(state)
+
+    name = "install Node dependencies"
+    if medusa.node_modules_ready():
+        steps.skip(name, "medusa/node_modules present")
+    else:
+        with steps.run(name + " (npm ci)", LOGS_DIR / "npm-ci.log"):
+            medusa.check_node(name)
+            medusa.npm_ci(name)
+    medusa.check_node(name)
+
+    name = f"start PostgreSQL ({target.kind}, {target.host}:{target.port})"
+    pg_state = state.setdefault("postgres", {})
+    if target.kind == "embedded":
+        if postgres.embedded_running(pg_state.get("process"), target):
+            steps.skip(name, f"running, pid {pg_state['process']['pid']}")
+        else:
+            with steps.run(name, postgres.embedded_log()):
+                procs.stop(pg_state.get("process"), timeout=10, leader_first=True)  # leftovers
+                pg_state["process"] = postgres.start_embedded(target, step=name)
+                pg_state["target"] = target.to_dict()
+                save_state(state)
+    else:
+        with steps.run(f"check PostgreSQL ({target.kind}, {target.host}:{target.port})"):
+            postgres.admin(target, "ping", step=name)
+    pg_state["target"] = target.to_dict()
+    save_state(state)
+
+    tpl, work = target.template_db, target.working_db
+    databases = postgres.db_info(target, tpl, work, step="inspect databases")
+    for db in (tpl, work):
+        if databases[db]["exists"] and not databases[db]["marked"]:
+            raise StackError(
+                "inspect databases",
+                f"database {db!r} already exists on {target.host}:{target.port} and was not "
+                "created by the stack; drop it or choose another name (DATABASE_URL)",
+            )
+    template_state = state.setdefault("template", {})
+    if template_state.get("target") != target.id or not databases[tpl]["exists"]:
+        template_state.clear()
+        state.pop("working", None)
+
+    name = f"create + migrate template database {tpl!r}"
+    if template_state.get("migrated"):
+        steps.skip(name, "done")
+    else:
+        with steps.run(name, LOGS_DIR / "migrate.log"):
+            _stop_medusa(state, out, which="template_server")
+            _wait_spare_job(state, timeout=30)
+            procs.stop(state.pop("spare_job", None), timeout=5)
+            postgres.admin(target, "drop", target.spare_db, step=name)  # a clone of the old one
+            postgres.admin(target, "drop", tpl, step=name)
+            postgres.admin(target, "create", tpl, step=name)
+            medusa.migrate(name, medusa.child_env(target.url(tpl), secret_values))
+            template_state.update(target=target.id, migrated=True)
+            save_state(state)
+    template_env = medusa.child_env(target.url(tpl), secret_values)
+
+    def allow_template_connections(allowed: bool) -> None:
+        if databases[tpl].get("allowConnections") != allowed:
+            postgres.admin(target, "allow-connections", tpl, str(allowed).lower(), step=name)
+            databases[tpl]["allowConnections"] = allowed
+
+    databases = postgres.db_info(target, tpl, work, step="inspect databases")
+
+    name = f"create admin user {email}"
+    if template_state.get("admin_email") == email:
+        steps.skip(name, "done")
+    else:
+        with steps.run(name, LOGS_DIR / "user.log"):
+            allow_template_connections(True)
+            medusa.create_user(name, template_env, email, password)
+            template_state.update(admin_email=email, admin_password=password)
+            save_state(state)
+
+    name = "build Medusa (medusa build)"
+    fingerprint = medusa.build_fingerprint()
+    if medusa.build_present() and state.get("build", {}).get("fingerprint") == fingerprint:
+        steps.skip(name, "up to date")
+    else:
+        with steps.run(name, LOGS_DIR / "build.log"):
+            # Rebuilding wipes .medusa/server, under a running server's feet.
+            _stop_medusa(state, out)
+            medusa.build(name, template_env)
+            state["build"] = {"fingerprint": fingerprint}
+            save_state(state)
+    medusa.prepare_server_dir(
+        {
+            "DATABASE_URL": target.url(work),
+            "JWT_SECRET": secret_values["jwt_secret"],
+            "COOKIE_SECRET": secret_values["cookie_secret"],
+            "MEDUSA_DISABLE_TELEMETRY": "true",
+        }
+    )
+
+    name = "create secret API key on the template"
+    if template_state.get("api_key"):
+        steps.skip(name, "done")
+    else:
+        log = LOGS_DIR / "medusa-template.log"
+        with steps.run(name, log):
+            allow_template_connections(True)
+            server_port = medusa.free_port()
+            state["template_server"] = medusa.start_server(
+                name, port=server_port, env=template_env, log=log
+            )
+            save_state(state)
+            try:
+                key = medusa.create_secret_key(
+                    name, medusa.base_url(server_port), email, password, log
+                )
+                status = medusa.key_status(medusa.base_url(server_port), key["token"])
+                if status != 200:
+                    raise StackError(
+                        name, f"the new key got HTTP {status} from /admin/products", log
+                    )
+            finally:
+                _stop_medusa(state, out=_quiet, which="template_server")
+            template_state["api_key"] = key
+            save_state(state)
+    # Nothing may connect to the template: CREATE DATABASE ... TEMPLATE needs it idle.
+    allow_template_connections(False)
+
+    name = f"create working database {work!r} from the template"
+    working = state.get("working", {})
+    if (
+        databases[work]["exists"]
+        and working.get("target") == target.id
+        and working.get("key_id") == template_state["api_key"]["id"]
+    ):
+        steps.skip(name, "exists")
+    else:
+        with steps.run(name):
+            _stop_medusa(state, out)
+            postgres.admin(target, "reset", work, tpl, step=name)
+            state["working"] = {"target": target.id, "key_id": template_state["api_key"]["id"]}
+            save_state(state)
+
+    url = medusa.base_url(port)
+    name = f"start Medusa on {url}"
+    md = state.get("medusa")
+    if md and procs.is_running(md) and md.get("port") == port and medusa.healthy(url):
+        steps.skip(name, f"running, pid {md['pid']}")
+    else:
+        with steps.run(name, LOGS_DIR / "medusa.log"):
+            _stop_medusa(state, out)
+            state["medusa"] = medusa.start_server(
+                name,
+                port=port,
+                env=medusa.child_env(target.url(work), secret_values),
+                log=LOGS_DIR / "medusa.log",
+            )
+            save_state(state)
+
+    # Prepare the copy that makes the next reset take milliseconds.
+    spare = postgres.db_info(target, target.spare_db, step="inspect databases")[target.spare_db]
+    _ensure_spare(state, target, spare["exists"])
+
+    info = _info_from_state(state)
+    assert info is not None
+    name = "verify the API key (GET /admin/products)"
+    with steps.run(name, LOGS_DIR / "medusa.log"):
+        status = medusa.key_status(info.base_url, info.api_key)
+        if status != 200:
+            raise StackError(
+                name, f"GET /admin/products with the key returned {status}", LOGS_DIR / "medusa.log"
+            )
+
+    changed = _write_env_file(info)
+    out(f"==> {MEDUSA_ENV_FILE}: {'written' if changed else 'up to date'}")
+    out(f"stack is up in {time.monotonic() - steps.started:.1f} s: Medusa at {info.base_url}")
+    return info
+
+
+# --- reset ---------------------------------------------------------------------------------
+
+
+def reset_store(out: Printer = _quiet, *, wait_for_key: bool = True) -> float:
+    """Empty the store: replace the working database with a fresh clone of the template.
+
+    Takes well under 2 s and needs no restart; the API key stays valid. Returns the
+    seconds it took. When Medusa runs, waits until the key is accepted again, so the next
+    request of a test cannot hit a connection the reset just severed.
+    """
+    began = time.monotonic()
+    with stack_lock():
+        state = load_state()
+        target = _recorded_target(state)
+        if (
+            target is None
+            or not state.get("template", {}).get("api_key")
+            or not state.get("working")
+        ):
+            raise StackError("reset", "the stack is not set up; run `sync-pipeline stack up` first")
+        if target.kind == "embedded" and not postgres.embedded_running(
+            state["postgres"].get("process"), target
+        ):
+            raise StackError(
+                "reset",
+                "the embedded PostgreSQL is not running; run `stack up`",
+                postgres.embedded_log(),
+            )
+        # A clone of the template under way finishes in about a second: waiting for it is
+        # cheaper than cloning again next to it.
+        _wait_spare_job(state, timeout=5)
+        postgres.admin(
+            target, "reset", target.working_db, target.template_db, target.spare_db, step="reset"
+        )
+        _ensure_spare(state, target, spare_exists=False)
+        info = _info_from_state(state)
+        if wait_for_key and info is not None and _medusa_running(state):
+            deadline = time.monotonic() + 10
+            while medusa.key_status(info.base_url, info.api_key, timeout=2) != 200:
+                if time.monotonic() > deadline:
+                    raise StackError(
+                        "reset",
+                        "Medusa did not serve requests again after the reset",
+                        LOGS_DIR / "medusa.log",
+                    )
+                time.sleep(0.05)
+    elapsed = time.monotonic() - began
+    out(
+        f"store reset in {elapsed:.2f} s (database {target.working_db!r} recreated from "
+        f"{target.template_db!r})"
+    )
+    return elapsed
+
+
+# --- down ----------------------------------------------------------------------------------
+
+
+def down(out: Printer = print) -> bool:
+    """Stop what ``up`` started (Medusa, the embedded PostgreSQL). Returns True if anything ran."""
+    ensure_dirs()
+    stopped = False
+    with stack_lock():
+        state = load_state()
+        _wait_spare_job(state, timeout=15)
+        if procs.stop(state.pop("spare_job", None), timeout=5):
+            out("stopped the background clone of the spare database")
+        for which in ("medusa", "template_server"):
+            record = state.get(which)
+            if record and procs.stop(record, timeout=20):
+                out(f"stopped Medusa ({which}, pid {record['pid']})")
+                stopped = True
+            state.pop(which, None)
+        pg_state = state.get("postgres", {})
+        record = pg_state.get("process")
+        if record and procs.stop(record, timeout=30, leader_first=True):
+            out(f"stopped the embedded PostgreSQL (pid {record['pid']})")
+            stopped = True
+        pg_state.pop("process", None)
+        save_state(state)
+    if not stopped:
+        out("nothing of the stack was running")
+    return stopped
+
+
+# --- status --------------------------------------------------------------------------------
+
+
+def status() -> StackStatus:
+    """What runs where; ``up`` is True when Medusa is healthy and the key is accepted."""
+    state = load_state()
+    target = _recorded_target(state)
+    result = StackStatus(up=False)
+    if target is not None:
+        record = state["postgres"].get("process")
+        if target.kind == "embedded":
+            running = postgres.embedded_running(record, target)
+        else:
+            running = postgres.port_open(target.host, target.port)
+        result.postgres = {
+            "kind": target.kind,
+            "host": target.host,
+            "port": target.port,
+            "pid": record["pid"] if record and running else None,
+            "running": running,
+            "description": target.describe(),
+            "working_db": target.working_db,
+            "template_db": target.template_db,
+        }
+    info = _info_from_state(state)
+    md = state.get("medusa")
+    if md and info is not None:
+        running = procs.is_running(md)
+        healthy = running and medusa.healthy(info.base_url)
+        key_valid = (medusa.key_status(info.base_url, info.api_key) == 200) if healthy else None
+        result.medusa = {
+            "url": info.base_url,
+            "pid": md["pid"] if running else None,
+            "running": running,
+            "healthy": healthy,
+            "key_valid": key_valid,
+            "log": md.get("log"),
+        }
+        result.up = bool(healthy and key_valid)
+        result.notes.extend(_env_overrides(info))
+    if not result.up:
+        result.notes.append("run `sync-pipeline stack up`")
+    return result
+
+
+def connection() -> StackInfo:
+    """Base URL + key of the stack as recorded (no checks); raises if it was never set up."""
+    info = _info_from_state(load_state())
+    if info is None:
+        raise StackError("connection", "the stack is not set up; run `sync-pipeline stack up`")
+    return info

@@ -1,0 +1,167 @@
+"""Unit tests (no stack needed): env beats file, target choice, process safety, failures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync_pipeline import settings
+from sync_pipeline.stack import cli, config, medusa, postgres, procs
+from sync_pipeline.stack.config import StackError
+
+
+@pytest.fixture
+def env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A stand-in for .local/medusa.env; os.environ is restored afterwards."""
+    saved = dict(os.environ)
+    path = tmp_path / "medusa.env"
+    settings.write_env_file(
+        path,
+        {
+            "MEDUSA_BASE_URL": "http://127.0.0.1:9000",
+            "MEDUSA_API_KEY": "sk_from_file",
+            "DATABASE_URL": "postgres://stale:stale@10.9.9.9:5432/stale",
+            "MEDUSA_PORT": "9999",
+        },
+    )
+    monkeypatch.setattr(config, "MEDUSA_ENV_FILE", path)
+    for key in (
+        "MEDUSA_BASE_URL",
+        "MEDUSA_API_KEY",
+        "DATABASE_URL",
+        "MEDUSA_PORT",
+        "SYNC_PIPELINE_PG",
+        "SYNC_PIPELINE_PG_PORT",
+    ):
+        os.environ.pop(key, None)
+    yield path
+    # load_local_env writes os.environ directly: put it back exactly as it was.
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_environment_beats_the_env_file(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDUSA_API_KEY", "sk_from_env")
+    taken = settings.load_local_env(env_file)
+    assert os.environ["MEDUSA_API_KEY"] == "sk_from_env"
+    assert os.environ["MEDUSA_BASE_URL"] == "http://127.0.0.1:9000"
+    assert "MEDUSA_API_KEY" not in taken
+    assert taken["MEDUSA_BASE_URL"] == "http://127.0.0.1:9000"
+
+
+def test_env_file_values_do_not_steer_the_stack(
+    env_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Values that only came from .local/medusa.env cannot point `up` somewhere else."""
+    settings.load_local_env(env_file)
+    assert os.environ["DATABASE_URL"].startswith("postgres://stale")
+    assert config.user_env("DATABASE_URL") is None
+    assert config.medusa_port() == config.DEFAULT_MEDUSA_PORT
+    assert postgres.choose_target(None).kind != "url"
+
+
+def test_real_environment_values_steer_the_stack(
+    env_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.load_local_env(env_file)
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgresql://me:p%40ss@db.example:6543/shop?sslmode=disable"
+    )
+    monkeypatch.setenv("MEDUSA_PORT", "9100")
+    target = postgres.choose_target(None)
+    assert (target.kind, target.host, target.port, target.user, target.password) == (
+        "url",
+        "db.example",
+        6543,
+        "me",
+        "p@ss",
+    )
+    assert (target.working_db, target.template_db) == ("shop", "shop_template")
+    assert target.url("shop_template") == (
+        "postgres://me:p%40ss@db.example:6543/shop_template?sslmode=disable"
+    )
+    assert config.medusa_port() == 9100
+
+
+def test_bad_port_is_a_configuration_error(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDUSA_PORT", "ninety")
+    with pytest.raises(StackError) as error:
+        config.medusa_port()
+    assert error.value.step == "configuration"
+
+
+def test_forced_embedded_target(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNC_PIPELINE_PG", "embedded")
+    monkeypatch.setenv("SYNC_PIPELINE_PG_PORT", "54444")
+    target = postgres.choose_target(None)
+    assert (target.kind, target.host, target.port) == ("embedded", "127.0.0.1", 54444)
+    assert target.pg_root
+
+
+def _sleeper() -> dict:
+    return procs.spawn(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        cwd=Path.cwd(),
+        env=dict(os.environ),
+        log=Path(os.devnull),
+    )
+
+
+def test_stop_ends_the_process_group_it_started() -> None:
+    record = _sleeper()
+    assert procs.is_running(record)
+    assert os.getpgid(record["pid"]) == record["pid"]  # its own session / group
+    assert procs.stop(record, timeout=5)
+    assert not procs.is_running(record)
+    assert not procs.group_members(record["pid"])
+
+
+def test_stop_never_signals_a_process_it_did_not_start() -> None:
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
+    try:
+        # Same pid, different start time: a recycled pid, not ours.
+        forged = {"pid": other.pid, "start_time": "not-its-start-time"}
+        assert not procs.stop(forged, timeout=1)
+        time.sleep(0.2)
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_start_server_on_a_busy_port_names_the_step(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(StackError) as error:
+            medusa.start_server("start Medusa", port=port, env={}, log=tmp_path / "m.log")
+    assert error.value.step == "start Medusa"
+    assert str(port) in error.value.message
+
+
+def test_failure_output_names_the_step_and_shows_the_log_tail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "migrate.log"
+    log.write_text("".join(f"line {n}\n" for n in range(100)))
+    code = cli._fail("up", StackError("create + migrate template database", "exit 1", log))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "create + migrate template database" in err
+    assert "line 99" in err and "line 70" in err and "line 69" not in err
+
+
+def test_admin_password_is_hidden_in_displayed_commands() -> None:
+    shown = medusa._display(["/x/medusa", "user", "-e", "a@b.c", "-p", "s3cret"])
+    assert "s3cret" not in " ".join(shown)
