@@ -157,3 +157,64 @@ def test_sync_command_exits_non_zero_when_a_page_fails(
     assert f"{catalog[3]['id']} ({catalog[3]['sku']}): price" in done.stdout
     assert medusa_stack.api_key not in done.stdout + done.stderr
     assert (tmp_path / "dagster_home" / "dagster.yaml").is_file()
+
+
+def test_merchant_edits_survive_a_source_change(
+    empty_store, tmp_path, shared_data_dir, sync_catalog, medusa_client, store_catalog
+):
+    source = json.loads((shared_data_dir / "products.json").read_text())[:20]
+    data = tmp_path / "products.json"
+    data.write_text(json.dumps(source))
+    with DummyJSONServer(data) as server:
+        assert sync_catalog(server.url).ok
+        categories, products = store_catalog()
+        product = _by_external_id(products)["dummyjson:3"]
+        other_category = next(c for c in categories if c["handle"] != source[2]["category"])
+        variant = product["variants"][0]
+        medusa_client.post(
+            f"/admin/products/{product['id']}",
+            {
+                "variants": [
+                    {
+                        "id": variant["id"],
+                        "prices": [
+                            {
+                                "id": p["id"],
+                                "currency_code": p["currency_code"],
+                                "amount": p["amount"],
+                            }
+                            for p in variant["prices"]
+                        ]
+                        + [{"currency_code": "eur", "amount": 42}],
+                    }
+                ],
+                "images": [{"id": i["id"], "url": i["url"]} for i in product["images"]]
+                + [{"url": "https://merchant.example/extra.png"}],
+                "categories": [{"id": c["id"]} for c in product["categories"]]
+                + [{"id": other_category["id"]}],
+                "metadata": {"merchant_note": "hand-written"},
+            },
+        )
+        source[2]["price"] = 123.45
+        source[2]["title"] = source[2]["title"] + " (new)"
+        data.write_text(json.dumps(source))
+        summary = sync_catalog(server.url)
+    assert summary.ok, summary
+    assert summary.count("updated") == 1 and summary.count("unchanged") == 19
+    _, products = store_catalog()
+    after = _by_external_id(products)["dummyjson:3"]
+    assert after["title"].endswith("(new)")
+    assert after["handle"] == product["handle"]
+    (variant_after,) = after["variants"]
+    assert variant_after["id"] == variant["id"]
+    prices = {p["currency_code"]: p["amount"] for p in variant_after["prices"]}
+    assert prices == {"usd": 123.45, "eur": 42}
+    urls = [i["url"] for i in after["images"]]
+    assert (
+        "https://merchant.example/extra.png" in urls and len(urls) == len(source[2]["images"]) + 1
+    )
+    assert {c["id"] for c in after["categories"]} == {
+        product["categories"][0]["id"],
+        other_category["id"],
+    }
+    assert after["metadata"]["merchant_note"] == "hand-written"

@@ -4,7 +4,6 @@ Categories and the store's settings are read once per sync (unpartitioned); prod
 move page by page (partitioned) so that a page that fails can be re-run on its own.
 """
 
-
 import os
 import time
 from collections import Counter
