@@ -6,7 +6,8 @@ Everything lives under ``.local/`` (git-ignored):
 * ``secrets.json`` JWT/cookie secrets and the generated admin password, made once (0600);
 * ``pg/``          the embedded PostgreSQL (data, socket dir, its superuser password);
 * ``logs/``        one log per step or server;
-* ``medusa.env``   what other commands need: base URL, API key, admin credentials (0600).
+* ``medusa.env``   what other commands need: base URL, API key, admin credentials (0600);
+* ``config-home/``  XDG_CONFIG_HOME of the Medusa CLI (telemetry off, user's home untouched).
 
 Settings the stack reads from the environment (see :func:`user_env` for why values that
 merely came from ``.local/medusa.env`` are ignored here):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -14,6 +15,7 @@ import requests
 
 from sync_pipeline.stack import procs
 from sync_pipeline.stack.config import (
+    LOCAL_DIR,
     LOGS_DIR,
     MEDUSA_BIN,
     MEDUSA_PROJECT_DIR,
@@ -57,6 +59,23 @@ def node_modules_ready() -> bool:
     )
 
 
+def _private_config_home() -> Path:
+    """A config home for the Medusa CLI with telemetry switched off in its config.
+
+    ``MEDUSA_DISABLE_TELEMETRY`` stops events from being recorded, but the CLI still writes
+    ``telemetry.enabled: true`` into ``~/.config/medusa/config.json`` and, because of it,
+    forks a detached ``send.js`` at every exit (a process outside the stack's process
+    groups that ``down`` could not account for). Pointing ``XDG_CONFIG_HOME`` here keeps the
+    user's home untouched and stops that fork.
+    """
+    home = LOCAL_DIR / "config-home"
+    config = home / "medusa" / "config.json"
+    if not config.is_file():
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(json.dumps({"telemetry": {"enabled": False}}, indent=2) + "\n")
+    return home
+
+
 def child_env(database_url: str, secrets: dict[str, str], **extra: str) -> dict[str, str]:
     """Environment for every Medusa process: explicit database and secrets, telemetry off."""
     env = dict(os.environ)
@@ -66,7 +85,7 @@ def child_env(database_url: str, secrets: dict[str, str], **extra: str) -> dict[
         JWT_SECRET=secrets["jwt_secret"],
         COOKIE_SECRET=secrets["cookie_secret"],
         MEDUSA_DISABLE_TELEMETRY="true",
-        NEXT_TELEMETRY_DISABLED="1",
+        XDG_CONFIG_HOME=str(_private_config_home()),
     )
     env.update(extra)
     return env
