@@ -132,16 +132,25 @@ class _Steps:
         self.out(f"==> {name}: skipped ({why})")
 
 
-# --- helpers on the recorded state ---------------------------------------------------------
+# --- the recorded state --------------------------------------------------------------------
+#
+# .local/stack.json:
+#   target          the PostgreSQL server + database names the store lives on (last `up`)
+#   embedded        the embedded PostgreSQL supervisor we started (whatever the target)
+#   databases       per target id: template migrated, admin user, API key, working clone
+#   build           fingerprint of the last `medusa build`
+#   medusa          the server: pid, start time, port, target id
+#   template_server the short-lived server on the template (only while making the key)
+#   spare_job       background clone of the spare database
 
 
-def _recorded_target(state: dict) -> PgTarget | None:
-    data = state.get("postgres", {}).get("target")
+def _current_target(state: dict) -> PgTarget | None:
+    data = state.get("target")
     return PgTarget.from_dict(data) if data else None
 
 
-def _medusa_running(state: dict) -> bool:
-    return procs.is_running(state.get("medusa"))
+def _db_state(state: dict, target: PgTarget) -> dict:
+    return state.setdefault("databases", {}).setdefault(target.id, {})
 
 
 def _stop_medusa(state: dict, out: Printer, *, which: str = "medusa") -> None:
@@ -150,6 +159,26 @@ def _stop_medusa(state: dict, out: Printer, *, which: str = "medusa") -> None:
         out(f"    stopped Medusa ({which}, pid {record['pid']})")
     state.pop(which, None)
     save_state(state)
+
+
+def _stop_embedded(state: dict, out: Printer) -> bool:
+    record = state.pop("embedded", None)
+    stopped = bool(record and procs.stop(record, timeout=30, leader_first=True))
+    if stopped:
+        out(f"stopped the embedded PostgreSQL (pid {record['pid']})")
+    save_state(state)
+    return stopped
+
+
+def _embedded_up(state: dict, target: PgTarget) -> bool:
+    record = state.get("embedded")
+    return bool(
+        target.kind == "embedded"
+        and record
+        and record.get("port") == target.port
+        and record.get("pg_root") == target.pg_root
+        and postgres.embedded_running(record, target)
+    )
 
 
 def _env_file_values(info: StackInfo) -> dict[str, str]:
@@ -171,14 +200,17 @@ def _write_env_file(info: StackInfo) -> bool:
 
 
 def _info_from_state(state: dict) -> StackInfo | None:
-    template, md = state.get("template", {}), state.get("medusa")
-    if not md or not template.get("api_key"):
+    target, md = _current_target(state), state.get("medusa")
+    if target is None or not md:
+        return None
+    db = state.get("databases", {}).get(target.id, {})
+    if not db.get("api_key") or not db.get("admin_email"):
         return None
     return StackInfo(
         base_url=medusa.base_url(md["port"]),
-        api_key=template["api_key"]["token"],
-        admin_email=template["admin_email"],
-        admin_password=template["admin_password"],
+        api_key=db["api_key"]["token"],
+        admin_email=db["admin_email"],
+        admin_password=db["admin_password"],
     )
 
 
@@ -207,7 +239,7 @@ def _ensure_spare(state: dict, target: PgTarget, spare_exists: bool) -> None:
     """Start cloning the spare database in the background unless it exists or is under way."""
     if spare_exists or procs.is_running(state.get("spare_job")):
         return
-    state["spare_job"] = postgres.start_spare_clone(target)
+    state["spare_job"] = dict(postgres.start_spare_clone(target), target=target.id)
     save_state(state)
 
 
@@ -216,17 +248,13 @@ def _ensure_spare(state: dict, target: PgTarget, spare_exists: bool) -> None:
 
 def _fast_path(state: dict, target: PgTarget, port: int) -> StackInfo | None:
     """Everything already runs as asked: return the stack's info without touching anything."""
-    recorded = _recorded_target(state)
-    if recorded is None or recorded.id != target.id:
-        return None
-    if state.get("working", {}).get("target") != target.id:
-        return None
+    current = _current_target(state)
     md = state.get("medusa")
-    if not md or md.get("port") != port or not procs.is_running(md):
+    if current is None or current.id != target.id or not md:
         return None
-    if target.kind == "embedded" and not postgres.embedded_running(
-        state["postgres"].get("process"), target
-    ):
+    if md.get("target") != target.id or md.get("port") != port or not procs.is_running(md):
+        return None
+    if target.kind == "embedded" and not _embedded_up(state, target):
         return None
     # medusa-config.ts, the lockfile or src/ changed since the build: rebuild and restart.
     if state.get("build", {}).get("fingerprint") != medusa.build_fingerprint():
@@ -246,7 +274,7 @@ def up(out: Printer = print) -> StackInfo:
     ensure_dirs()
     with stack_lock():
         state = load_state()
-        target = postgres.choose_target(_recorded_target(state))
+        target = postgres.choose_target(_current_target(state))
         port = medusa_port()
         info = _fast_path(state, target, port)
         if info is not None:
@@ -257,32 +285,32 @@ def up(out: Printer = print) -> StackInfo:
         return _up_slow(state, target, port, out)
 
 
+def _check_ports(state: dict, target: PgTarget, port: int) -> None:
+    """Fail before touching anything if a port we need is taken by someone else."""
+    step = "check ports"
+    md = state.get("medusa")
+    if not (md and md.get("port") == port and procs.is_running(md)) and not medusa.port_free(port):
+        raise StackError(
+            step,
+            f"port {port} on 127.0.0.1 is already in use, not by this stack's Medusa; "
+            "stop that process or set MEDUSA_PORT",
+        )
+    if target.kind == "embedded" and not _embedded_up(state, target):
+        record = state.get("embedded")
+        ours = record and record.get("port") == target.port and procs.is_running(record)
+        if not ours and postgres.port_open(target.host, target.port):
+            raise StackError(
+                step,
+                f"port {target.port} on {target.host} is already in use by a process the stack "
+                "did not start; stop it or set SYNC_PIPELINE_PG_PORT",
+            )
+
+
 def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInfo:
     steps = _Steps(out)
+    _check_ports(state, target, port)
     secret_values = load_secrets()
     email, password = admin_credentials(secret_values)
-
-    # A server (or database) set up for another PostgreSQL or another admin must go first.
-    recorded = _recorded_target(state)
-    if recorded is not None and recorded.id != target.id:
-        out(f"PostgreSQL changed: {recorded.describe()} -> {target.describe()}")
-        _stop_medusa(state, out)
-        if recorded.kind == "embedded":
-            procs.stop(state["postgres"].get("process"), timeout=30, leader_first=True)
-        state.pop("working", None)
-        state.pop("template", None)
-        state["postgres"] = {}
-        save_state(state)
-    template_state = state.get("template", {})
-    if template_state.get("admin_email") and (
-        template_state.get("admin_email"),
-        template_state.get("admin_password"),
-    ) != (email, password):
-        out("admin credentials changed: the template database is rebuilt")
-        _stop_medusa(state, out)
-        state.pop("template", None)
-        state.pop("working", None)
-        save_state(state)
 
     name = "install Node dependencies"
     if medusa.node_modules_ready():
@@ -293,68 +321,77 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
             medusa.npm_ci(name)
     medusa.check_node(name)
 
-    name = f"start PostgreSQL ({target.kind}, {target.host}:{target.port})"
-    pg_state = state.setdefault("postgres", {})
     if target.kind == "embedded":
-        if postgres.embedded_running(pg_state.get("process"), target):
-            steps.skip(name, f"running, pid {pg_state['process']['pid']}")
+        name = f"start PostgreSQL (embedded, {target.host}:{target.port})"
+        if _embedded_up(state, target):
+            steps.skip(name, f"running, pid {state['embedded']['pid']}")
         else:
             with steps.run(name, postgres.embedded_log()):
-                procs.stop(pg_state.get("process"), timeout=10, leader_first=True)  # leftovers
-                pg_state["process"] = postgres.start_embedded(target, step=name)
-                pg_state["target"] = target.to_dict()
+                if state.get("embedded"):  # another port or data dir, or a leftover
+                    _stop_medusa(state, out)
+                    _stop_embedded(state, out)
+                record = postgres.start_embedded(target, step=name)
+                state["embedded"] = dict(record, port=target.port, pg_root=target.pg_root)
                 save_state(state)
     else:
-        with steps.run(f"check PostgreSQL ({target.kind}, {target.host}:{target.port})"):
+        name = f"check PostgreSQL ({target.kind}, {target.host}:{target.port})"
+        with steps.run(name, LOGS_DIR / "pg-admin.log"):
             postgres.admin(target, "ping", step=name)
-    pg_state["target"] = target.to_dict()
+    current = _current_target(state)
+    if current is not None and current.id != target.id:
+        out(f"PostgreSQL changed: {current.describe()} -> {target.describe()}")
+        _stop_medusa(state, out)
+    state["target"] = target.to_dict()
     save_state(state)
 
-    tpl, work = target.template_db, target.working_db
-    databases = postgres.db_info(target, tpl, work, step="inspect databases")
-    for db in (tpl, work):
-        if databases[db]["exists"] and not databases[db]["marked"]:
+    tpl, work, spare = target.template_db, target.working_db, target.spare_db
+    step = "inspect databases"
+    databases = postgres.db_info(target, tpl, work, step=step)
+    for db_name in (tpl, work):
+        if databases[db_name]["exists"] and not databases[db_name]["marked"]:
             raise StackError(
-                "inspect databases",
-                f"database {db!r} already exists on {target.host}:{target.port} and was not "
+                step,
+                f"database {db_name!r} already exists on {target.host}:{target.port} and was not "
                 "created by the stack; drop it or choose another name (DATABASE_URL)",
             )
-    template_state = state.setdefault("template", {})
-    if template_state.get("target") != target.id or not databases[tpl]["exists"]:
-        template_state.clear()
-        state.pop("working", None)
+    db = _db_state(state, target)
+    if not databases[tpl]["exists"]:
+        db.clear()
+    if db.get("admin_email") and (db["admin_email"], db.get("admin_password")) != (email, password):
+        out("admin credentials changed: the template database is made again")
+        db.clear()
 
     name = f"create + migrate template database {tpl!r}"
-    if template_state.get("migrated"):
+    if db.get("migrated"):
         steps.skip(name, "done")
     else:
         with steps.run(name, LOGS_DIR / "migrate.log"):
             _stop_medusa(state, out, which="template_server")
             _wait_spare_job(state, timeout=30)
             procs.stop(state.pop("spare_job", None), timeout=5)
-            postgres.admin(target, "drop", target.spare_db, step=name)  # a clone of the old one
+            postgres.admin(target, "drop", spare, step=name)  # a copy of the old template
             postgres.admin(target, "drop", tpl, step=name)
             postgres.admin(target, "create", tpl, step=name)
+            databases[tpl] = {"exists": True, "marked": True, "allowConnections": True}
             medusa.migrate(name, medusa.child_env(target.url(tpl), secret_values))
-            template_state.update(target=target.id, migrated=True)
+            db.clear()
+            db["migrated"] = True
             save_state(state)
     template_env = medusa.child_env(target.url(tpl), secret_values)
 
-    def allow_template_connections(allowed: bool) -> None:
+    def allow_template_connections(allowed: bool, step: str) -> None:
         if databases[tpl].get("allowConnections") != allowed:
-            postgres.admin(target, "allow-connections", tpl, str(allowed).lower(), step=name)
+            postgres.admin(target, "allow-connections", tpl, str(allowed).lower(), step=step)
             databases[tpl]["allowConnections"] = allowed
 
-    databases = postgres.db_info(target, tpl, work, step="inspect databases")
-
     name = f"create admin user {email}"
-    if template_state.get("admin_email") == email:
+    if db.get("admin_email") == email:
         steps.skip(name, "done")
     else:
         with steps.run(name, LOGS_DIR / "user.log"):
-            allow_template_connections(True)
+            allow_template_connections(True, name)
             medusa.create_user(name, template_env, email, password)
-            template_state.update(admin_email=email, admin_password=password)
+            db.update(admin_email=email, admin_password=password)
             save_state(state)
 
     name = "build Medusa (medusa build)"
@@ -378,67 +415,65 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
     )
 
     name = "create secret API key on the template"
-    if template_state.get("api_key"):
+    if db.get("api_key"):
         steps.skip(name, "done")
     else:
         log = LOGS_DIR / "medusa-template.log"
         with steps.run(name, log):
-            allow_template_connections(True)
+            allow_template_connections(True, name)
             server_port = medusa.free_port()
             state["template_server"] = medusa.start_server(
                 name, port=server_port, env=template_env, log=log
             )
             save_state(state)
             try:
-                key = medusa.create_secret_key(
-                    name, medusa.base_url(server_port), email, password, log
-                )
-                status = medusa.key_status(medusa.base_url(server_port), key["token"])
+                url = medusa.base_url(server_port)
+                key = medusa.create_secret_key(name, url, email, password, log)
+                status = medusa.key_status(url, key["token"])
                 if status != 200:
                     raise StackError(
                         name, f"the new key got HTTP {status} from /admin/products", log
                     )
             finally:
                 _stop_medusa(state, out=_quiet, which="template_server")
-            template_state["api_key"] = key
+            db["api_key"] = key
             save_state(state)
     # Nothing may connect to the template: CREATE DATABASE ... TEMPLATE needs it idle.
-    allow_template_connections(False)
+    allow_template_connections(False, "lock the template database")
 
     name = f"create working database {work!r} from the template"
-    working = state.get("working", {})
-    if (
-        databases[work]["exists"]
-        and working.get("target") == target.id
-        and working.get("key_id") == template_state["api_key"]["id"]
-    ):
+    if databases[work]["exists"] and db.get("working_key_id") == db["api_key"]["id"]:
         steps.skip(name, "exists")
     else:
-        with steps.run(name):
+        with steps.run(name, LOGS_DIR / "pg-admin.log"):
             _stop_medusa(state, out)
             postgres.admin(target, "reset", work, tpl, step=name)
-            state["working"] = {"target": target.id, "key_id": template_state["api_key"]["id"]}
+            db["working_key_id"] = db["api_key"]["id"]
             save_state(state)
 
     url = medusa.base_url(port)
     name = f"start Medusa on {url}"
     md = state.get("medusa")
-    if md and procs.is_running(md) and md.get("port") == port and medusa.healthy(url):
+    if (
+        md
+        and md.get("target") == target.id
+        and md.get("port") == port
+        and procs.is_running(md)
+        and medusa.healthy(url)
+    ):
         steps.skip(name, f"running, pid {md['pid']}")
     else:
-        with steps.run(name, LOGS_DIR / "medusa.log"):
+        log = LOGS_DIR / "medusa.log"
+        with steps.run(name, log):
             _stop_medusa(state, out)
-            state["medusa"] = medusa.start_server(
-                name,
-                port=port,
-                env=medusa.child_env(target.url(work), secret_values),
-                log=LOGS_DIR / "medusa.log",
-            )
+            env = medusa.child_env(target.url(work), secret_values)
+            record = medusa.start_server(name, port=port, env=env, log=log)
+            state["medusa"] = dict(record, target=target.id)
             save_state(state)
 
     # Prepare the copy that makes the next reset take milliseconds.
-    spare = postgres.db_info(target, target.spare_db, step="inspect databases")[target.spare_db]
-    _ensure_spare(state, target, spare["exists"])
+    spare_info = postgres.db_info(target, spare, step="inspect databases")[spare]
+    _ensure_spare(state, target, spare_info["exists"])
 
     info = _info_from_state(state)
     assert info is not None
@@ -450,6 +485,9 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
                 name, f"GET /admin/products with the key returned {status}", LOGS_DIR / "medusa.log"
             )
 
+    if target.kind != "embedded" and state.get("embedded"):
+        _stop_embedded(state, out)  # the store moved to another server
+
     changed = _write_env_file(info)
     out(f"==> {MEDUSA_ENV_FILE}: {'written' if changed else 'up to date'}")
     out(f"stack is up in {time.monotonic() - steps.started:.1f} s: Medusa at {info.base_url}")
@@ -460,7 +498,7 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
 
 
 def reset_store(out: Printer = _quiet, *, wait_for_key: bool = True) -> float:
-    """Empty the store: replace the working database with a fresh clone of the template.
+    """Empty the store: replace the working database with a fresh copy of the template.
 
     Takes well under 2 s and needs no restart; the API key stays valid. Returns the
     seconds it took. When Medusa runs, waits until the key is accepted again, so the next
@@ -469,22 +507,17 @@ def reset_store(out: Printer = _quiet, *, wait_for_key: bool = True) -> float:
     began = time.monotonic()
     with stack_lock():
         state = load_state()
-        target = _recorded_target(state)
-        if (
-            target is None
-            or not state.get("template", {}).get("api_key")
-            or not state.get("working")
-        ):
+        target = _current_target(state)
+        db = state.get("databases", {}).get(target.id, {}) if target else {}
+        if target is None or not db.get("api_key") or not db.get("working_key_id"):
             raise StackError("reset", "the stack is not set up; run `sync-pipeline stack up` first")
-        if target.kind == "embedded" and not postgres.embedded_running(
-            state["postgres"].get("process"), target
-        ):
+        if target.kind == "embedded" and not _embedded_up(state, target):
             raise StackError(
                 "reset",
-                "the embedded PostgreSQL is not running; run `stack up`",
+                "the embedded PostgreSQL is not running; run `sync-pipeline stack up`",
                 postgres.embedded_log(),
             )
-        # A clone of the template under way finishes in about a second: waiting for it is
+        # A copy of the template under way finishes in about a second: waiting for it is
         # cheaper than cloning again next to it.
         _wait_spare_job(state, timeout=5)
         postgres.admin(
@@ -492,7 +525,8 @@ def reset_store(out: Printer = _quiet, *, wait_for_key: bool = True) -> float:
         )
         _ensure_spare(state, target, spare_exists=False)
         info = _info_from_state(state)
-        if wait_for_key and info is not None and _medusa_running(state):
+        md = state.get("medusa")
+        if wait_for_key and info and md and md.get("target") == target.id and procs.is_running(md):
             deadline = time.monotonic() + 10
             while medusa.key_status(info.base_url, info.api_key, timeout=2) != 200:
                 if time.monotonic() > deadline:
@@ -521,20 +555,14 @@ def down(out: Printer = print) -> bool:
         state = load_state()
         _wait_spare_job(state, timeout=15)
         if procs.stop(state.pop("spare_job", None), timeout=5):
-            out("stopped the background clone of the spare database")
+            out("stopped the background copy of the spare database")
         for which in ("medusa", "template_server"):
-            record = state.get(which)
+            record = state.pop(which, None)
             if record and procs.stop(record, timeout=20):
                 out(f"stopped Medusa ({which}, pid {record['pid']})")
                 stopped = True
-            state.pop(which, None)
-        pg_state = state.get("postgres", {})
-        record = pg_state.get("process")
-        if record and procs.stop(record, timeout=30, leader_first=True):
-            out(f"stopped the embedded PostgreSQL (pid {record['pid']})")
-            stopped = True
-        pg_state.pop("process", None)
         save_state(state)
+        stopped = _stop_embedded(state, out) or stopped
     if not stopped:
         out("nothing of the stack was running")
     return stopped
@@ -546,19 +574,19 @@ def down(out: Printer = print) -> bool:
 def status() -> StackStatus:
     """What runs where; ``up`` is True when Medusa is healthy and the key is accepted."""
     state = load_state()
-    target = _recorded_target(state)
+    target = _current_target(state)
     result = StackStatus(up=False)
     if target is not None:
-        record = state["postgres"].get("process")
         if target.kind == "embedded":
-            running = postgres.embedded_running(record, target)
+            running = _embedded_up(state, target)
+            pid = state["embedded"]["pid"] if running else None
         else:
-            running = postgres.port_open(target.host, target.port)
+            running, pid = postgres.port_open(target.host, target.port), None
         result.postgres = {
             "kind": target.kind,
             "host": target.host,
             "port": target.port,
-            "pid": record["pid"] if record and running else None,
+            "pid": pid,
             "running": running,
             "description": target.describe(),
             "working_db": target.working_db,

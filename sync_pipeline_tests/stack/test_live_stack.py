@@ -65,7 +65,7 @@ def test_second_up_is_a_fast_no_op(stack_info: stack.StackInfo) -> None:
     assert elapsed < 2.0, f"second up took {elapsed:.2f} s"
     after = config.load_state()
     assert after["medusa"]["pid"] == before["medusa"]["pid"]
-    assert after["postgres"].get("process") == before["postgres"].get("process")
+    assert after.get("embedded") == before.get("embedded")
     assert after == before
     assert MEDUSA_ENV_FILE.read_bytes() == env_before
     assert info.api_key == stack_info.api_key
@@ -156,8 +156,8 @@ def test_down_stops_everything_then_up_restores(stack_info: stack.StackInfo) -> 
     """Costs a Medusa restart (~5 s); brings the stack back before returning."""
     state = config.load_state()
     medusa_record = state["medusa"]
-    pg_record = state["postgres"].get("process")
-    target = postgres.PgTarget.from_dict(state["postgres"]["target"])
+    pg_record = state.get("embedded")
+    target = postgres.PgTarget.from_dict(state["target"])
     try:
         assert stack.down(out=lambda _line: None)
         assert not procs.is_running(medusa_record)
