@@ -317,7 +317,7 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
         steps.skip(name, "medusa/node_modules present")
     else:
         with steps.run(name + " (npm ci)", LOGS_DIR / "npm-ci.log"):
-            medusa.check_node(name)
+            medusa.check_node(name, need_npm=True)
             medusa.npm_ci(name)
     medusa.check_node(name)
 

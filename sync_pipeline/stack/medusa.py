@@ -25,7 +25,6 @@ from sync_pipeline.stack.config import (
 )
 
 HOST = "127.0.0.1"
-MIN_NODE = (20, 19)
 
 
 def base_url(port: int) -> str:
@@ -35,15 +34,16 @@ def base_url(port: int) -> str:
 # --- Node toolchain ------------------------------------------------------------------------
 
 
-def check_node(step: str) -> None:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        raise StackError(step, "node and npm must be on PATH (Node 20.19+ or 22.12+)")
+def check_node(step: str, *, need_npm: bool = False) -> None:
+    """Medusa 2.21 supports Node ^20.19.0 or >=22.12.0."""
+    if shutil.which("node") is None or (need_npm and shutil.which("npm") is None):
+        raise StackError(step, "node and npm must be on PATH (Node ^20.19.0 or >=22.12.0)")
     version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     try:
         major, minor = (int(part) for part in version.lstrip("v").split(".")[:2])
     except ValueError:
         return
-    if (major, minor) < MIN_NODE or (major == 22 and minor < 12):
+    if not ((major == 20 and minor >= 19) or (major == 22 and minor >= 12) or major >= 23):
         raise StackError(step, f"Medusa 2.21 needs Node ^20.19.0 or >=22.12.0, found {version}")
 
 
