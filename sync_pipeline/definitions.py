@@ -10,6 +10,7 @@ import os
 
 import dagster as dg
 
+from sync_pipeline.defs.archival import medusa_archived_products
 from sync_pipeline.defs.assets import (
     dummyjson_categories,
     dummyjson_product_pages,
@@ -60,6 +61,7 @@ def build_definitions(
             dummyjson_product_pages,
             normalized_products,
             medusa_products,
+            medusa_archived_products,
         ],
         schedules=[nightly_catalog_sync],
         resources=resources or build_resources(),

@@ -259,6 +259,82 @@ def desired_state(product: NormalizedProduct, currency_code: str) -> dict[str, A
     }
 
 
+def current_state(existing: ExistingProduct, currency_code: str) -> dict[str, Any]:
+    """What Medusa holds today for the fields ``desired_state`` lists (for a readable diff)."""
+    meta = existing.metadata or {}
+    owned_images = set(meta.get(OWNED_IMAGES_KEY) or [])
+    owned_category = meta.get(OWNED_CATEGORY_KEY)
+    owned_tags = set(meta.get(OWNED_TAGS_KEY) or [])
+    variant = existing.variants[0] if existing.variants else None
+    price = next(
+        (p for p in (variant.prices if variant else []) if p.currency_code == currency_code), None
+    )
+    return {
+        "title": existing.title,
+        "description": existing.description,
+        "status": existing.status,
+        "thumbnail": existing.thumbnail,
+        "images": [i.url for i in existing.images if i.url in owned_images],
+        "category": next((c.handle for c in existing.categories if c.id == owned_category), None),
+        "tags": [t.value for t in existing.tags if t.id in owned_tags],
+        "sku": variant.sku if variant else None,
+        "price": [currency_code, str(price.amount)] if price else None,
+        "dimensions": [existing.weight, existing.length, existing.height, existing.width],
+        "metadata": {
+            k: meta[k]
+            for k in ("source", "source_id", *METADATA_FIELDS.values(), "barcode")
+            if k in meta
+        },
+    }
+
+
+def changed_fields(
+    product: NormalizedProduct, existing: ExistingProduct, currency_code: str
+) -> dict[str, tuple[Any, Any]]:
+    """Owned fields whose value in Medusa differs from the source's: ``{field: (old, new)}``."""
+    desired = desired_state(product, currency_code)
+    current = current_state(existing, currency_code)
+    changes = {}
+    for key, new in desired.items():
+        if key == "version":
+            continue
+        old = current.get(key)
+        if (
+            key == "price"
+            and old
+            and new
+            and Decimal(old[1]) == Decimal(new[1])
+            and old[0] == new[0]
+        ):
+            continue
+        if key == "dimensions" and _same_numbers(old, new):
+            continue
+        if key == "metadata":
+            diff = {k: (old.get(k), v) for k, v in new.items() if not _same(old.get(k), v)}
+            diff.update({k: (v, None) for k, v in old.items() if k not in new})
+            if diff:
+                changes["metadata"] = (
+                    {k: o for k, (o, _) in diff.items()},
+                    {k: n for k, (_, n) in diff.items()},
+                )
+            continue
+        if not _same(old, new):
+            changes[key] = (old, new)
+    return changes
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, int | float) and isinstance(new, int | float):
+        return float(old) == float(new)
+    return old == new
+
+
+def _same_numbers(old: list[Any] | None, new: list[Any]) -> bool:
+    if old is None or len(old) != len(new):
+        return False
+    return all(_same(a, b) for a, b in zip(old, new, strict=True))
+
+
 def fingerprint(product: NormalizedProduct, currency_code: str) -> str:
     canonical = json.dumps(
         desired_state(product, currency_code), sort_keys=True, separators=(",", ":"), default=str

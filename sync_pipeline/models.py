@@ -239,6 +239,16 @@ class ExistingImage(MedusaRecord):
     url: str
 
 
+class ExistingCategory(MedusaRecord):
+    id: str
+    handle: str | None = None
+
+
+class ExistingTag(MedusaRecord):
+    id: str
+    value: str | None = None
+
+
 class ExistingProduct(MedusaRecord):
     """A product already in Medusa, as the upsert lookup reads it."""
 
@@ -246,13 +256,15 @@ class ExistingProduct(MedusaRecord):
     handle: str | None = None
     external_id: str | None = None
     status: str | None = None
+    title: str | None = None
+    description: str | None = None
+    thumbnail: str | None = None
+    weight: float | None = None
+    length: float | None = None
+    height: float | None = None
+    width: float | None = None
     metadata: dict[str, Any] | None = None
     variants: list[ExistingVariant] = Field(default_factory=list)
     images: list[ExistingImage] = Field(default_factory=list)
-    categories: list[IdRef] = Field(default_factory=list)
-    tags: list[IdRef] = Field(default_factory=list)
-
-    @field_validator("categories", "tags", mode="before")
-    @classmethod
-    def _ids_only(cls, value: Any) -> Any:
-        return [{"id": item["id"]} for item in value or []]
+    categories: list[ExistingCategory] = Field(default_factory=list)
+    tags: list[ExistingTag] = Field(default_factory=list)

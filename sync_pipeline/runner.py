@@ -21,11 +21,12 @@ import dagster as dg
 from sync_pipeline.definitions import build_definitions
 from sync_pipeline.defs.assets import CATALOG_FITS_CHECK, RECORDS_SYNCED_CHECK
 from sync_pipeline.defs.partitions import CAPACITY, PAGE_COUNT, page_key, pages_needed
-from sync_pipeline.defs.schedules import CATALOG_ASSETS, PAGE_ASSETS
+from sync_pipeline.defs.schedules import ARCHIVAL_ASSETS, CATALOG_ASSETS, PAGE_ASSETS
 from sync_pipeline.settings import LOCAL_DIR, REPO_ROOT
 
 DEFAULT_DAGSTER_HOME = LOCAL_DIR / "dagster_home"
 COUNT_KEYS = ("created", "updated", "unchanged", "failed")
+REQUEST_KEYS = ("medusa_reads", "medusa_writes")
 
 
 def ensure_dagster_home() -> Path:
@@ -46,18 +47,24 @@ class PageOutcome:
     total: int | None = None
     fetch_attempts: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)
     failed_records: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     run_id: str = ""
+    plan: str = ""
 
 
 @dataclass
 class SyncSummary:
+    dry_run: bool = False
     catalog_ok: bool = False
     catalog_error: str | None = None
     total: int | None = None
     pages: list[PageOutcome] = field(default_factory=list)
     seconds: float = 0.0
+    archival_ok: bool = True
+    archived: int = 0
+    archival_note: str = ""
 
     @property
     def capacity_exceeded(self) -> bool:
@@ -70,10 +77,15 @@ class SyncSummary:
             and bool(self.pages)
             and all(p.ok for p in self.pages)
             and not self.capacity_exceeded
+            and self.archival_ok
         )
 
     def count(self, key: str) -> int:
         return sum(p.counts.get(key, 0) for p in self.pages)
+
+    def requests(self, key: str) -> int:
+        """Medusa requests of the page runs (``medusa_reads`` or ``medusa_writes``)."""
+        return sum(p.requests.get(key, 0) for p in self.pages)
 
 
 # Dagster's console logs go to the run's event log (and the UI); the CLI prints a summary.
@@ -105,6 +117,23 @@ def _check_metadata(result: dg.ExecuteInProcessResult, check_name: str) -> dict[
     return None
 
 
+def _dry_run_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    """A dry run's plan, observed (not materialized) on ``medusa_products``."""
+    for observation in result.asset_observations_for_node("medusa_products"):
+        meta = {key: value.value for key, value in observation.metadata.items()}
+        return {
+            "created": meta["would_create"],
+            "updated": meta["would_update"],
+            "unchanged": meta["unchanged"],
+            "failed": meta["would_fail"],
+            "failed_records": observation.metadata.get("failed_records"),
+            "plan": meta["plan"],
+            "medusa_reads": meta.get("medusa_reads", 0),
+            "medusa_writes": meta.get("medusa_writes", 0),
+        }
+    return {}
+
+
 def _materialization_metadata(result: dg.ExecuteInProcessResult, node: str) -> dict[str, Any]:
     for materialization in result.asset_materializations_for_node(node):
         return {key: value.value for key, value in materialization.metadata.items()}
@@ -133,19 +162,26 @@ class SyncRunner:
             raise_on_error=False,
         )
 
-    def run_page(self, key: str) -> PageOutcome:
+    def run_page(self, key: str, dry_run: bool = False) -> PageOutcome:
         started = time.monotonic()
+        run_config = dict(QUIET_RUN_CONFIG)
+        if dry_run:
+            run_config["ops"] = {"medusa_products": {"config": {"dry_run": True}}}
         result = self.job.execute_in_process(
             instance=self.instance,
             asset_selection=PAGE_ASSETS,
             partition_key=key,
-            run_config=QUIET_RUN_CONFIG,
-            tags=self.run_tags,
+            run_config=run_config,
+            tags={**self.run_tags, "sync/dry_run": str(dry_run).lower()},
             raise_on_error=False,
         )
         page = _materialization_metadata(result, "dummyjson_product_pages")
-        synced = _check_metadata(result, RECORDS_SYNCED_CHECK) or {}
         fits = _check_metadata(result, CATALOG_FITS_CHECK) or {}
+        if dry_run:
+            synced = _dry_run_metadata(result)
+        else:
+            synced = _check_metadata(result, RECORDS_SYNCED_CHECK) or {}
+            synced["plan"] = _materialization_metadata(result, "medusa_products").get("changes")
         failed_table = synced.get("failed_records")
         return PageOutcome(
             key=key,
@@ -155,27 +191,78 @@ class SyncRunner:
             total=page.get("total", fits.get("total")),
             fetch_attempts=int(page.get("fetch_attempts", 0)),
             counts={k: int(synced[k]) for k in COUNT_KEYS if k in synced},
+            requests={k: int(synced[k]) for k in REQUEST_KEYS if k in synced},
             failed_records=[dict(r.data) for r in failed_table.records] if failed_table else [],
             error=None if result.success else _failure_message(result),
             run_id=result.run_id,
+            plan=synced.get("plan") or "",
+        )
+
+    def run_archival(self, summary: SyncSummary, dry_run: bool, allow_mass_archive: bool) -> None:
+        config = {"dry_run": dry_run, "allow_mass_archive": allow_mass_archive}
+        result = self.job.execute_in_process(
+            instance=self.instance,
+            asset_selection=ARCHIVAL_ASSETS,
+            run_config={
+                **QUIET_RUN_CONFIG,
+                "ops": {"medusa_archived_products": {"config": config}},
+            },
+            tags=self.run_tags,
+            raise_on_error=False,
+        )
+        summary.archival_ok = result.success
+        if not result.success:
+            summary.archival_note = _failure_message(result)
+            return
+        if dry_run:
+            for observation in result.asset_observations_for_node("medusa_archived_products"):
+                meta = {key: value.value for key, value in observation.metadata.items()}
+                summary.archived = int(meta["would_archive"])
+                ids = ", ".join(str(p["source_id"]) for p in meta["vanished"])
+                summary.archival_note = meta["refusal"] or (f"source ids {ids}" if ids else "")
+            return
+        meta = _materialization_metadata(result, "medusa_archived_products")
+        summary.archived = int(meta.get("archived", 0))
+        summary.archival_note = meta.get("skipped_because", "")
+
+    def has_catalog(self) -> bool:
+        """Whether categories and store were ever set up (a dry run reads, never writes, them)."""
+        return all(
+            self.instance.get_latest_materialization_event(key) is not None
+            for key in CATALOG_ASSETS
         )
 
     def run(
         self,
         pages: list[str] | None = None,
         on_page: Callable[[PageOutcome], None] | None = None,
+        dry_run: bool = False,
+        allow_mass_archive: bool = False,
     ) -> SyncSummary:
-        """Categories and store, then the given pages, or as many pages as the source needs."""
+        """Categories and store, then the given pages, or as many pages as the source needs.
+
+        A dry run skips the categories/store run (it writes) and plans each page from the
+        categories and store of the last real sync.
+        """
         started = time.monotonic()
-        summary = SyncSummary()
-        catalog = self.run_catalog()
-        summary.catalog_ok = catalog.success
-        if not catalog.success:
-            summary.catalog_error = _failure_message(catalog)
+        summary = SyncSummary(dry_run=dry_run)
+        if dry_run:
+            summary.catalog_ok = self.has_catalog()
+            if not summary.catalog_ok:
+                summary.catalog_error = (
+                    "a dry run plans against the categories and store of a previous sync; "
+                    "run one real sync first"
+                )
+                return summary
+        else:
+            catalog = self.run_catalog()
+            summary.catalog_ok = catalog.success
+            if not catalog.success:
+                summary.catalog_error = _failure_message(catalog)
         keys = list(pages) if pages else [page_key(0)]
         index = 0
         while index < len(keys):
-            outcome = self.run_page(keys[index])
+            outcome = self.run_page(keys[index], dry_run=dry_run)
             summary.pages.append(outcome)
             if on_page:
                 on_page(outcome)
@@ -185,5 +272,8 @@ class SyncRunner:
                     needed = min(pages_needed(outcome.total), PAGE_COUNT)
                     keys.extend(page_key(i) for i in range(1, needed))
             index += 1
+        if not pages:
+            # Archival checks for itself that the cycle is complete before it touches anything.
+            self.run_archival(summary, dry_run, allow_mass_archive)
         summary.seconds = time.monotonic() - started
         return summary

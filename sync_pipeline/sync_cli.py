@@ -21,6 +21,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         "product page. Exits non-zero if any page failed.",
     )
     sync.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="Show what would be created, updated and left unchanged; write nothing to Medusa.",
+    )
+    sync.add_argument(
+        "--allow-mass-archive",
+        action="store_true",
+        help="Archive vanished products even if they are more than 10%% of the catalog.",
+    )
+    sync.add_argument(
         "--pages",
         help="Comma-separated page keys to run (e.g. 001,003); default: every page needed.",
     )
@@ -59,16 +69,23 @@ def _print_page(outcome) -> None:
         print(f"    {outcome.error}", flush=True)
 
 
-def sync(pages: list[str] | None = None, resources=None) -> int:
+def sync(
+    pages: list[str] | None = None,
+    resources=None,
+    dry_run: bool = False,
+    allow_mass_archive: bool = False,
+) -> int:
     """Run a full sync and print its progress and summary; returns the exit code."""
     from sync_pipeline.runner import SyncRunner, ensure_dagster_home
 
     home = ensure_dagster_home()
     import dagster as dg
 
-    print(f"Syncing (Dagster runs recorded in {home})", flush=True)
+    mode = "Dry run: planning, nothing is written" if dry_run else "Syncing"
+    print(f"{mode} (Dagster runs recorded in {home})", flush=True)
+    on_page = _print_plan if dry_run else _print_page
     with dg.DagsterInstance.get() as instance:
-        summary = SyncRunner(instance, resources).run(pages=pages, on_page=_print_page)
+        summary = SyncRunner(instance, resources).run(pages=pages, on_page=on_page, dry_run=dry_run)
     if not summary.catalog_ok:
         print(f"Categories/store setup FAILED: {summary.catalog_error}")
     if summary.capacity_exceeded:
@@ -76,20 +93,37 @@ def sync(pages: list[str] | None = None, resources=None) -> int:
             f"The source has {summary.total} products, more than the configured pages hold: "
             "raise SYNC_PAGE_COUNT (or SYNC_PAGE_SIZE)."
         )
+    if not pages:
+        state = "OK" if summary.archival_ok else "FAILED"
+        note = f" ({summary.archival_note})" if summary.archival_note else ""
+        print(
+            f"Archival: {state}, {'would archive' if dry_run else 'archived'} "
+            f"{summary.archived}{note}"
+        )
     failed_pages = [p.key for p in summary.pages if not p.ok]
+    verb = "would be " if dry_run else ""
+    title = "Plan" if dry_run else "Summary"
     print(
-        f"Summary: {len(summary.pages)} pages ({len(failed_pages)} failed"
+        f"{title}: {len(summary.pages)} pages ({len(failed_pages)} failed"
         f"{': ' + ', '.join(failed_pages) if failed_pages else ''}), "
-        f"source total {summary.total}, created {summary.count('created')}, "
-        f"updated {summary.count('updated')}, unchanged {summary.count('unchanged')}, "
-        f"failed {summary.count('failed')}, {summary.seconds:.1f} s"
+        f"source total {summary.total}, {verb}created {summary.count('created')}, "
+        f"{verb}updated {summary.count('updated')}, unchanged {summary.count('unchanged')}, "
+        f"{verb}failed {summary.count('failed')}, {summary.seconds:.1f} s; "
+        f"Medusa requests: {summary.requests('medusa_reads')} reads, "
+        f"{summary.requests('medusa_writes')} writes"
     )
     return 0 if summary.ok else 1
 
 
+def _print_plan(outcome) -> None:
+    _print_page(outcome)
+    if outcome.plan and outcome.counts.get("created", 0) + outcome.counts.get("updated", 0):
+        print(outcome.plan, flush=True)
+
+
 def run_sync(args: argparse.Namespace) -> int:
     pages = [p.strip() for p in args.pages.split(",") if p.strip()] if args.pages else None
-    return sync(pages)
+    return sync(pages, dry_run=args.dry_run, allow_mass_archive=args.allow_mass_archive)
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from sync_pipeline.mapping import (
     build_update,
     category_handle,
     category_name,
+    changed_fields,
     fingerprint,
     stored_fingerprint,
 )
@@ -46,6 +47,13 @@ PRODUCT_LOOKUP_FIELDS = ",".join(
         "handle",
         "external_id",
         "status",
+        "title",
+        "description",
+        "thumbnail",
+        "weight",
+        "length",
+        "height",
+        "width",
         "metadata",
         "variants.id",
         "variants.sku",
@@ -56,7 +64,9 @@ PRODUCT_LOOKUP_FIELDS = ",".join(
         "images.id",
         "images.url",
         "categories.id",
+        "categories.handle",
         "tags.id",
+        "tags.value",
     ]
 )
 BATCH_RESPONSE_FIELDS = "id,handle,external_id"
@@ -124,6 +134,12 @@ def _create_missing(
     return created, failures
 
 
+def find_categories(client: MedusaClient, handles: Iterable[str]) -> dict[str, str]:
+    """``{handle: id}`` of the categories that exist."""
+    rows = client.list_by("/admin/product-categories", "product_categories", "handle", handles)
+    return {row["handle"]: row["id"] for row in rows}
+
+
 def ensure_categories(
     client: MedusaClient, categories: Iterable[SourceCategory]
 ) -> tuple[dict[str, str], list[tuple[str, str]]]:
@@ -131,10 +147,7 @@ def ensure_categories(
     by_handle = {category_handle(c.slug): c for c in categories}
 
     def find() -> dict[str, str]:
-        rows = client.list_by(
-            "/admin/product-categories", "product_categories", "handle", by_handle
-        )
-        return {row["handle"]: row["id"] for row in rows}
+        return find_categories(client, by_handle)
 
     def create(handle: str, category: SourceCategory) -> str:
         metadata = {"source": SOURCE_NAME, "source_slug": category.slug}
@@ -151,6 +164,12 @@ def ensure_categories(
     return slug_map, [(by_handle[h].slug, error) for h, error in failures]
 
 
+def find_tags(client: MedusaClient, values: Iterable[str]) -> dict[str, str]:
+    """``{value: id}`` of the tags that exist."""
+    rows = client.list_by("/admin/product-tags", "product_tags", "value", values)
+    return {row["value"]: row["id"] for row in rows}
+
+
 def ensure_tags(client: MedusaClient, values: Iterable[str]) -> tuple[dict[str, str], list]:
     """Every tag value exists once; returns ``{value: id}`` and failures."""
     wanted = set(values)
@@ -158,8 +177,7 @@ def ensure_tags(client: MedusaClient, values: Iterable[str]) -> tuple[dict[str, 
         return {}, []
 
     def find() -> dict[str, str]:
-        rows = client.list_by("/admin/product-tags", "product_tags", "value", wanted)
-        return {row["value"]: row["id"] for row in rows}
+        return find_tags(client, wanted)
 
     def create(value: str, _: Any) -> str:
         return client.post("/admin/product-tags", {"value": value})["product_tag"]["id"]
@@ -172,6 +190,16 @@ def ensure_tags(client: MedusaClient, values: Iterable[str]) -> tuple[dict[str, 
 # --- products -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PlannedChange:
+    """A product the sync creates or updates, with the owned fields that change (old, new)."""
+
+    source_id: int
+    handle: str
+    action: str
+    changes: dict[str, tuple[Any, Any]]
+
+
 @dataclass
 class UpsertResult:
     created: int = 0
@@ -179,6 +207,9 @@ class UpsertResult:
     unchanged: int = 0
     failures: list[RejectedRecord] = field(default_factory=list)
     ambiguous_retries: int = 0
+    plan: list[PlannedChange] = field(default_factory=list)
+    new_categories: list[str] = field(default_factory=list)
+    new_tags: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
@@ -210,7 +241,7 @@ def find_products(client: MedusaClient, external_ids: Iterable[str]) -> dict[str
 
 
 class ProductUpserter:
-    """Plans and writes one page of products."""
+    """Plans and writes one page of products; with ``dry_run`` it only plans (no writes)."""
 
     def __init__(
         self,
@@ -219,11 +250,13 @@ class ProductUpserter:
         category_ids: dict[str, str],
         *,
         batch_size: int = 100,
+        dry_run: bool = False,
     ) -> None:
         self.client = client
         self.store = store
         self.category_ids = dict(category_ids)
         self.batch_size = batch_size
+        self.dry_run = dry_run
         self.tag_ids: dict[str, str] = {}
         self.result = UpsertResult()
 
@@ -234,6 +267,10 @@ class ProductUpserter:
         products = self._with_tags(products)
         existing = find_products(self.client, [p.external_id for p in products])
         writes = self._plan(products, existing)
+        if self.dry_run:
+            self.result.created = sum(w.is_create for w in writes)
+            self.result.updated = len(writes) - self.result.created
+            return self.result
         for start in range(0, len(writes), self.batch_size):
             self._write(
                 writes[start : start + self.batch_size], attempts_left=AMBIGUOUS_WRITE_ATTEMPTS
@@ -249,7 +286,14 @@ class ProductUpserter:
 
     def _with_categories(self, products: list[NormalizedProduct]) -> list[NormalizedProduct]:
         missing = {p.category_slug for p in products} - set(self.category_ids)
-        if missing:
+        if missing and self.dry_run:
+            found = find_categories(self.client, [category_handle(s) for s in missing])
+            for slug in sorted(missing):
+                handle = category_handle(slug)
+                if handle not in found:
+                    self.result.new_categories.append(slug)
+                self.category_ids[slug] = found.get(handle, f"(new category {slug})")
+        elif missing:
             # The category map predates this page's categories: create them now.
             found, failures = ensure_categories(
                 self.client, [SourceCategory(slug, category_name(slug)) for slug in sorted(missing)]
@@ -268,7 +312,13 @@ class ProductUpserter:
         return keep
 
     def _with_tags(self, products: list[NormalizedProduct]) -> list[NormalizedProduct]:
-        tag_ids, failures = ensure_tags(self.client, {t for p in products for t in p.tags})
+        values = {t for p in products for t in p.tags}
+        if self.dry_run:
+            tag_ids, failures = (find_tags(self.client, values) if values else {}), []
+            self.result.new_tags = sorted(values - set(tag_ids))
+            tag_ids.update({v: f"(new tag {v})" for v in self.result.new_tags})
+        else:
+            tag_ids, failures = ensure_tags(self.client, values)
         failed = dict(failures)
         self.tag_ids = tag_ids
         keep = []
@@ -294,6 +344,12 @@ class ProductUpserter:
                 writes.append(self._payload(product, current))
             except ValidationError as error:
                 self._fail(product, "mapping", str(error))
+                continue
+            changes = changed_fields(product, current, self.store.currency_code) if current else {}
+            action = "update" if current else "create"
+            self.result.plan.append(
+                PlannedChange(product.source_id, product.handle, action, changes)
+            )
         return writes
 
     def _is_current(self, product: NormalizedProduct, current: ExistingProduct) -> bool:

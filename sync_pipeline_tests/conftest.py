@@ -73,17 +73,27 @@ def dagster_instance():
 
 
 @pytest.fixture
-def sync_catalog(dagster_instance, medusa_stack):
-    """Run a full sync (or the given pages) from a source URL into the stack's Medusa."""
+def sync_runner(dagster_instance, medusa_stack):
+    """A ``SyncRunner`` reading from ``source_url`` and writing to the stack's Medusa."""
     from sync_pipeline.defs.resources import DummyJSONResource, MedusaResource
     from sync_pipeline.runner import SyncRunner
 
-    def run(source_url: str, pages: list[str] | None = None):
+    def make(source_url: str) -> SyncRunner:
         resources = {
             "dummyjson": DummyJSONResource(base_url=source_url),
             "medusa": MedusaResource(base_url=medusa_stack.base_url, api_key=medusa_stack.api_key),
         }
-        return SyncRunner(dagster_instance, resources).run(pages=pages)
+        return SyncRunner(dagster_instance, resources)
+
+    return make
+
+
+@pytest.fixture
+def sync_catalog(sync_runner):
+    """Run a full sync (or the given pages) from a source URL into the stack's Medusa."""
+
+    def run(source_url: str, pages: list[str] | None = None):
+        return sync_runner(source_url).run(pages=pages)
 
     return run
 

@@ -68,14 +68,17 @@ def test_full_sync_then_two_reruns_leave_the_exact_catalog(
 
 
 def test_a_fetch_that_fails_twice_is_retried_with_doubling_delays(
-    empty_store, tmp_path, generated_catalog, sync_catalog, dagster_instance
+    empty_store, tmp_path, generated_catalog, sync_runner, dagster_instance
 ):
     data = generated_catalog(tmp_path, count=30)
     with DummyJSONServer(data) as server:
+        runner = sync_runner(server.url)
+        assert runner.run_catalog().success
         server.fail_next(2, status=503)
-        summary = sync_catalog(server.url, pages=["000"])
-    assert summary.ok, summary
-    (page,) = summary.pages
+        page = runner.run_page("000")
+        statuses = [r.status for r in server.requests if r.path == "/products"]
+    assert page.ok, page
+    assert statuses == [503, 503, 200]
     assert page.fetch_attempts == 3
     assert page.counts["created"] == 30
     waits = [
@@ -218,3 +221,79 @@ def test_merchant_edits_survive_a_source_change(
         other_category["id"],
     }
     assert after["metadata"]["merchant_note"] == "hand-written"
+
+
+def test_dry_run_reports_the_plan_and_writes_nothing(
+    empty_store, tmp_path, shared_data_dir, sync_runner, store_catalog
+):
+    full = json.loads((shared_data_dir / "products.json").read_text())
+    source = full[:20]
+    data = tmp_path / "products.json"
+    data.write_text(json.dumps(source))
+    with DummyJSONServer(data) as server:
+        runner = sync_runner(server.url)
+        assert runner.run().ok
+        before = store_catalog()
+        source[0]["price"] = 1.5
+        source[1]["price"] = 2.5
+        source[2]["title"] = "Renamed"
+        data.write_text(json.dumps([*source, full[20]]))
+        plan = runner.run(dry_run=True)
+    assert plan.ok, plan
+    (page,) = plan.pages
+    assert page.counts == {"created": 1, "updated": 3, "unchanged": 17, "failed": 0}
+    assert page.requests["medusa_writes"] == 0
+    assert f'price: ["usd", "{full[0]["price"]}"] → ["usd", "1.5"]' in page.plan
+    assert f'title: "{full[2]["title"]}" → "Renamed"' in page.plan
+    assert f"| {full[20]['id']} |" in page.plan and "| create |" in page.plan
+    assert store_catalog() == before
+
+
+def _statuses(store_catalog):
+    _, products = store_catalog()
+    return {int(p["external_id"].split(":")[1]): p["status"] for p in products}
+
+
+def test_vanished_products_are_archived_only_after_a_complete_cycle(
+    empty_store, tmp_path, shared_data_dir, sync_runner, store_catalog
+):
+    full = json.loads((shared_data_dir / "products.json").read_text())[:30]
+    data = tmp_path / "products.json"
+
+    def serve(products):
+        data.write_text(json.dumps(products))
+
+    serve(full)
+    with DummyJSONServer(data) as server:
+        runner = sync_runner(server.url)
+        assert runner.run().ok
+
+        # Two products leave the source, but the page fails: nothing is archived.
+        serve(full[2:])
+        server.fail_next(10, status=503)
+        failed = runner.run()
+        assert not failed.ok and failed.archived == 0
+        assert "page 000 has not succeeded" in failed.archival_note
+        assert set(_statuses(store_catalog).values()) == {"published"}
+
+        # A complete cycle archives exactly those two.
+        done = runner.run()
+        assert done.ok, done
+        assert done.archived == 2
+        statuses = _statuses(store_catalog)
+        assert sorted(i for i, s in statuses.items() if s == "draft") == [1, 2]
+        assert sum(s == "published" for s in statuses.values()) == 28
+
+        # 30% at once is refused, with the reason; the override archives them.
+        serve(full[:2] + full[11:])
+        refused = runner.run()
+        assert not refused.ok and not refused.archival_ok
+        assert "refusing to archive 9 of 30" in refused.archival_note
+        # The refusal wrote nothing; ids 1 and 2, back in the source, are published again.
+        assert set(_statuses(store_catalog).values()) == {"published"}
+        forced = runner.run(allow_mass_archive=True)
+        assert forced.ok and forced.archived == 9
+        statuses = _statuses(store_catalog)
+        assert sorted(i for i, s in statuses.items() if s == "draft") == list(range(3, 12))
+        assert statuses[1] == statuses[2] == "published"
+        assert len(statuses) == 30

@@ -4,6 +4,7 @@ Categories and the store's settings are read once per sync (unpartitioned); prod
 move page by page (partitioned) so that a page that fails can be re-run on its own.
 """
 
+import json
 import os
 import time
 from collections import Counter
@@ -28,7 +29,12 @@ from sync_pipeline.mapping import (
     normalize_categories,
     normalize_products,
 )
-from sync_pipeline.upsert import ProductUpserter, ensure_categories, ensure_store
+from sync_pipeline.upsert import (
+    PlannedChange,
+    ProductUpserter,
+    ensure_categories,
+    ensure_store,
+)
 
 GROUP = "catalog_sync"
 OWNERS = ["team:data-engineering"]
@@ -52,6 +58,11 @@ def fetch_retry_policy() -> DoublingRetryPolicy:
     )
 
 
+class MedusaProductsConfig(dg.Config):
+    dry_run: bool = False
+    """Compute what would be created, updated and left unchanged, and write nothing."""
+
+
 @dataclass(frozen=True)
 class NormalizedPage:
     products: list[NormalizedProduct]
@@ -72,6 +83,26 @@ def _records_table(records: list[RejectedRecord]) -> dg.TableMetadataValue:
     )
 
 
+def _short(value: object, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plan_markdown(plan: list[PlannedChange], limit: int = 200) -> str:
+    """Creates and updates as a table a person can read; updates show ``field: old → new``."""
+    if not plan:
+        return "Nothing to create or update."
+    lines = ["| source id | handle | action | changes |", "|---|---|---|---|"]
+    for change in plan[:limit]:
+        fields = "<br>".join(
+            f"{name}: {_short(old)} → {_short(new)}" for name, (old, new) in change.changes.items()
+        )
+        lines.append(f"| {change.source_id} | {change.handle} | {change.action} | {fields} |")
+    if len(plan) > limit:
+        lines.append(f"| … | {len(plan) - limit} more | | |")
+    return "\n".join(lines)
+
+
 # --- categories and store (once per sync) --------------------------------------------------
 
 
@@ -79,6 +110,7 @@ def _records_table(records: list[RejectedRecord]) -> dg.TableMetadataValue:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"dummyjson"},
+    retry_policy=fetch_retry_policy(),
     description=(
         "The supplier's product categories (slug and display name), read from DummyJSON's "
         "/products/categories. Both the current shape and the old bare-slug shape are accepted."
@@ -114,7 +146,7 @@ def dummyjson_categories(
     ),
 )
 def medusa_store(context: dg.AssetExecutionContext, medusa: MedusaResource) -> dg.Output:
-    meter = _RequestMeter(medusa)
+    meter = RequestMeter(medusa)
     store = ensure_store(meter.client, medusa.currency_code)
     context.log.info("Store ready: currency %s", store.currency_code)
     return dg.Output(
@@ -143,7 +175,7 @@ def medusa_category_map(
     dummyjson_categories: list[SourceCategory],
     medusa: MedusaResource,
 ) -> dg.Output[dict[str, str]]:
-    meter = _RequestMeter(medusa)
+    meter = RequestMeter(medusa)
     slug_map, failures = ensure_categories(meter.client, dummyjson_categories)
     if failures:
         listing = "; ".join(f"{slug}: {error}" for slug, error in failures)
@@ -238,12 +270,18 @@ def normalized_products(
     products, rejected = normalize_products(dummyjson_product_pages["products"])
     for record in rejected:
         context.log.warning("Record %s set aside: %s", record.source_id, record.reason)
+    raw_ids = [r.get("id") for r in dummyjson_product_pages["products"] if isinstance(r, dict)]
     return dg.Output(
         NormalizedPage(products, rejected),
         metadata={
             "valid": len(products),
             "rejected": len(rejected),
             "rejected_records": _records_table(rejected),
+            "total": dummyjson_product_pages["total"],
+            # Which source ids this page saw: archival needs the whole cycle's ids.
+            "source_ids": dg.MetadataValue.json(
+                sorted({i for i in raw_ids if isinstance(i, int) and not isinstance(i, bool)})
+            ),
         },
     )
 
@@ -261,27 +299,52 @@ def normalized_products(
             "listed with source id, SKU, stage and reason.",
         )
     ],
+    output_required=False,
     description=(
         "The page's products upserted into Medusa: looked up by external id (dummyjson:{id}), "
         "created or updated through /admin/products/batch, linked to their category and tags, "
         "left alone when unchanged. A page with any failed record fails (red) after writing "
-        "every good record, so it can be re-run on its own."
+        "every good record, so it can be re-run on its own. With dry_run, nothing is written: "
+        "the plan is recorded as an observation instead of a materialization."
     ),
 )
 def medusa_products(
     context: dg.AssetExecutionContext,
+    config: MedusaProductsConfig,
     normalized_products: NormalizedPage,
     medusa_category_map: dict[str, str],
     medusa_store: StoreContext,
     medusa: MedusaResource,
 ):
     started = time.monotonic()
-    meter = _RequestMeter(medusa)
+    meter = RequestMeter(medusa)
     upserter = ProductUpserter(
-        meter.client, medusa_store, medusa_category_map, batch_size=medusa.batch_size
+        meter.client,
+        medusa_store,
+        medusa_category_map,
+        batch_size=medusa.batch_size,
+        dry_run=config.dry_run,
     )
     result = upserter.run(normalized_products.products)
     failures = normalized_products.rejected + result.failures
+    if config.dry_run:
+        yield dg.AssetObservation(
+            asset_key=context.asset_key,
+            partition=context.partition_key,
+            metadata={
+                "dry_run": True,
+                "would_create": result.created,
+                "would_update": result.updated,
+                "unchanged": result.unchanged,
+                "would_fail": len(failures),
+                "new_categories": dg.MetadataValue.json(result.new_categories),
+                "new_tags": dg.MetadataValue.json(result.new_tags),
+                "plan": dg.MetadataValue.md(plan_markdown(result.plan)),
+                "failed_records": _records_table(failures),
+                **meter.counts(),
+            },
+        )
+        return
     counts = {
         "created": result.created,
         "updated": result.updated,
@@ -304,10 +367,12 @@ def medusa_products(
             metadata={**counts, "failed_records": _records_table(failures)},
             allow_retries=False,
         )
-    yield dg.MaterializeResult(metadata=counts)
+    yield dg.MaterializeResult(
+        metadata={**counts, "changes": dg.MetadataValue.md(plan_markdown(result.plan))}
+    )
 
 
-class _RequestMeter:
+class RequestMeter:
     """Medusa requests made by one step (the client may be shared by the run's steps)."""
 
     def __init__(self, medusa: MedusaResource) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from sync_pipeline.defs.archival import medusa_archived_products
 from sync_pipeline.defs.assets import (
     GROUP,
     dummyjson_categories,
@@ -22,10 +23,12 @@ from sync_pipeline.defs.partitions import product_pages
 
 CATALOG_ASSETS = [dummyjson_categories.key, medusa_store.key, medusa_category_map.key]
 PAGE_ASSETS = [dummyjson_product_pages.key, normalized_products.key, medusa_products.key]
+ARCHIVAL_ASSETS = [medusa_archived_products.key]
 
 
 def sync_run_requests(tick: str) -> list[dg.RunRequest]:
-    """The runs of one full sync, in the order they should start."""
+    """The runs of one full sync, in the order they should start (archival last: it checks
+    that the cycle is complete before touching anything)."""
     requests = [
         dg.RunRequest(run_key=f"{tick}:catalog", asset_selection=CATALOG_ASSETS),
     ]
@@ -33,6 +36,7 @@ def sync_run_requests(tick: str) -> list[dg.RunRequest]:
         dg.RunRequest(run_key=f"{tick}:page:{key}", asset_selection=PAGE_ASSETS, partition_key=key)
         for key in product_pages.get_partition_keys()
     )
+    requests.append(dg.RunRequest(run_key=f"{tick}:archival", asset_selection=ARCHIVAL_ASSETS))
     return requests
 
 
@@ -41,7 +45,8 @@ def sync_run_requests(tick: str) -> list[dg.RunRequest]:
     cron_schedule="0 0 * * *",
     execution_timezone="UTC",
     target=dg.AssetSelection.groups(GROUP),
-    description="Every night at 00:00 UTC: categories and store setup, then every product page.",
+    description="Every night at 00:00 UTC: categories and store setup, every product page, "
+    "then archival of products that left the source.",
 )
 def nightly_catalog_sync(context: dg.ScheduleEvaluationContext):
     tick = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")

@@ -10,7 +10,12 @@ import pytest
 from sync_pipeline.definitions import build_definitions
 from sync_pipeline.defs.partitions import product_pages
 from sync_pipeline.defs.resources import DummyJSONResource, MedusaResource
-from sync_pipeline.defs.schedules import CATALOG_ASSETS, PAGE_ASSETS, nightly_catalog_sync
+from sync_pipeline.defs.schedules import (
+    ARCHIVAL_ASSETS,
+    CATALOG_ASSETS,
+    PAGE_ASSETS,
+    nightly_catalog_sync,
+)
 
 
 def test_schedule_is_daily_at_midnight_utc():
@@ -23,12 +28,15 @@ def _requests_for(day: datetime) -> list[dg.RunRequest]:
     return list(nightly_catalog_sync(context))
 
 
-def test_schedule_requests_catalog_first_then_every_page():
+def test_schedule_requests_catalog_first_then_every_page_then_archival():
     requests = _requests_for(datetime(2026, 11, 29, tzinfo=UTC))
-    assert requests[0].partition_key is None
-    assert list(requests[0].asset_selection) == CATALOG_ASSETS
-    assert [r.partition_key for r in requests[1:]] == product_pages.get_partition_keys()
-    assert all(list(r.asset_selection) == PAGE_ASSETS for r in requests[1:])
+    catalog, pages, archival = requests[0], requests[1:-1], requests[-1]
+    assert catalog.partition_key is None
+    assert list(catalog.asset_selection) == CATALOG_ASSETS
+    assert [r.partition_key for r in pages] == product_pages.get_partition_keys()
+    assert all(list(r.asset_selection) == PAGE_ASSETS for r in pages)
+    assert archival.partition_key is None
+    assert list(archival.asset_selection) == ARCHIVAL_ASSETS
     run_keys = [r.run_key for r in requests]
     assert len(set(run_keys)) == len(run_keys)
     tomorrow = _requests_for(datetime(2026, 11, 30, tzinfo=UTC))
