@@ -262,9 +262,9 @@ def desired_state(product: NormalizedProduct, currency_code: str) -> dict[str, A
 def current_state(existing: ExistingProduct, currency_code: str) -> dict[str, Any]:
     """What Medusa holds today for the fields ``desired_state`` lists (for a readable diff)."""
     meta = existing.metadata or {}
-    owned_images = set(meta.get(OWNED_IMAGES_KEY) or [])
+    image_urls = {i.url for i in existing.images}
+    tag_values = {t.id: t.value for t in existing.tags}
     owned_category = meta.get(OWNED_CATEGORY_KEY)
-    owned_tags = set(meta.get(OWNED_TAGS_KEY) or [])
     variant = existing.variants[0] if existing.variants else None
     price = next(
         (p for p in (variant.prices if variant else []) if p.currency_code == currency_code), None
@@ -274,9 +274,10 @@ def current_state(existing: ExistingProduct, currency_code: str) -> dict[str, An
         "description": existing.description,
         "status": existing.status,
         "thumbnail": existing.thumbnail,
-        "images": [i.url for i in existing.images if i.url in owned_images],
+        # In the order the sync wrote them, so that only real changes show.
+        "images": [u for u in meta.get(OWNED_IMAGES_KEY) or [] if u in image_urls],
         "category": next((c.handle for c in existing.categories if c.id == owned_category), None),
-        "tags": [t.value for t in existing.tags if t.id in owned_tags],
+        "tags": [tag_values[i] for i in meta.get(OWNED_TAGS_KEY) or [] if i in tag_values],
         "sku": variant.sku if variant else None,
         "price": [currency_code, str(price.amount)] if price else None,
         "dimensions": [existing.weight, existing.length, existing.height, existing.width],

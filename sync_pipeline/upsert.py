@@ -347,9 +347,9 @@ class ProductUpserter:
                 continue
             changes = changed_fields(product, current, self.store.currency_code) if current else {}
             action = "update" if current else "create"
-            self.result.plan.append(
-                PlannedChange(product.source_id, product.handle, action, changes)
-            )
+            # Updates never change a handle (storefront URLs stay), so show the one in Medusa.
+            handle = current.handle if current and current.handle else product.handle
+            self.result.plan.append(PlannedChange(product.source_id, handle, action, changes))
         return writes
 
     def _is_current(self, product: NormalizedProduct, current: ExistingProduct) -> bool:

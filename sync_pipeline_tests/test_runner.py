@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -13,6 +14,12 @@ import pytest
 from sync_pipeline.source.server import DummyJSONServer
 
 pytestmark = pytest.mark.e2e
+
+
+def _handle(raw):
+    from sync_pipeline.mapping import product_handle
+
+    return product_handle(raw["title"], raw["id"])
 
 
 def _by_external_id(products):
@@ -227,7 +234,7 @@ def test_dry_run_reports_the_plan_and_writes_nothing(
     empty_store, tmp_path, shared_data_dir, sync_runner, store_catalog
 ):
     full = json.loads((shared_data_dir / "products.json").read_text())
-    source = full[:20]
+    source = copy.deepcopy(full[:20])
     data = tmp_path / "products.json"
     data.write_text(json.dumps(source))
     with DummyJSONServer(data) as server:
@@ -244,7 +251,9 @@ def test_dry_run_reports_the_plan_and_writes_nothing(
     assert page.counts == {"created": 1, "updated": 3, "unchanged": 17, "failed": 0}
     assert page.requests["medusa_writes"] == 0
     assert f'price: ["usd", "{full[0]["price"]}"] → ["usd", "1.5"]' in page.plan
-    assert f'title: "{full[2]["title"]}" → "Renamed"' in page.plan
+    assert f'| 3 | {_handle(full[2])} | update | title: "{full[2]["title"]}" → "Renamed" |' in (
+        page.plan
+    )
     assert f"| {full[20]['id']} |" in page.plan and "| create |" in page.plan
     assert store_catalog() == before
 
