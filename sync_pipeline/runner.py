@@ -83,6 +83,21 @@ class SyncSummary:
     def count(self, key: str) -> int:
         return sum(p.counts.get(key, 0) for p in self.pages)
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "dry_run": self.dry_run,
+            "total": self.total,
+            "seconds": round(self.seconds, 3),
+            "pages": len(self.pages),
+            "failed_pages": [p.key for p in self.pages if not p.ok],
+            **{key: self.count(key) for key in COUNT_KEYS},
+            **{key: self.requests(key) for key in REQUEST_KEYS},
+            "archived": self.archived,
+            "archival_note": self.archival_note,
+            "catalog_error": self.catalog_error,
+        }
+
     def requests(self, key: str) -> int:
         """Medusa requests of the page runs (``medusa_reads`` or ``medusa_writes``)."""
         return sum(p.requests.get(key, 0) for p in self.pages)

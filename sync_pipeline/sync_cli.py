@@ -6,6 +6,7 @@ Dagster is imported only inside the command functions, so the other commands sta
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -29,6 +30,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--allow-mass-archive",
         action="store_true",
         help="Archive vanished products even if they are more than 10%% of the catalog.",
+    )
+    sync.add_argument(
+        "--summary-json",
+        type=Path,
+        help="Also write the summary (counts, requests, pages, seconds) to this JSON file.",
     )
     sync.add_argument(
         "--pages",
@@ -74,6 +80,7 @@ def sync(
     resources=None,
     dry_run: bool = False,
     allow_mass_archive: bool = False,
+    summary_json: Path | None = None,
 ) -> int:
     """Run a full sync and print its progress and summary; returns the exit code."""
     from sync_pipeline.runner import SyncRunner, ensure_dagster_home
@@ -85,7 +92,9 @@ def sync(
     print(f"{mode} (Dagster runs recorded in {home})", flush=True)
     on_page = _print_plan if dry_run else _print_page
     with dg.DagsterInstance.get() as instance:
-        summary = SyncRunner(instance, resources).run(pages=pages, on_page=on_page, dry_run=dry_run)
+        summary = SyncRunner(instance, resources).run(
+            pages=pages, on_page=on_page, dry_run=dry_run, allow_mass_archive=allow_mass_archive
+        )
     if not summary.catalog_ok:
         print(f"Categories/store setup FAILED: {summary.catalog_error}")
     if summary.capacity_exceeded:
@@ -112,6 +121,8 @@ def sync(
         f"Medusa requests: {summary.requests('medusa_reads')} reads, "
         f"{summary.requests('medusa_writes')} writes"
     )
+    if summary_json:
+        summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
     return 0 if summary.ok else 1
 
 
@@ -123,7 +134,12 @@ def _print_plan(outcome) -> None:
 
 def run_sync(args: argparse.Namespace) -> int:
     pages = [p.strip() for p in args.pages.split(",") if p.strip()] if args.pages else None
-    return sync(pages, dry_run=args.dry_run, allow_mass_archive=args.allow_mass_archive)
+    return sync(
+        pages,
+        dry_run=args.dry_run,
+        allow_mass_archive=args.allow_mass_archive,
+        summary_json=args.summary_json,
+    )
 
 
 def run_demo(args: argparse.Namespace) -> int:
