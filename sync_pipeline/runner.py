@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,12 @@ class SyncSummary:
     archival_ok: bool = True
     archived: int = 0
     archival_note: str = ""
+    # Medusa requests of the categories/store and archival runs (pages keep their own).
+    other_requests: Counter = field(default_factory=Counter)
+
+    def add_requests(self, metadata: dict[str, Any]) -> None:
+        for key in REQUEST_KEYS:
+            self.other_requests[key] += int(metadata.get(key, 0))
 
     @property
     def capacity_exceeded(self) -> bool:
@@ -99,8 +106,8 @@ class SyncSummary:
         }
 
     def requests(self, key: str) -> int:
-        """Medusa requests of the page runs (``medusa_reads`` or ``medusa_writes``)."""
-        return sum(p.requests.get(key, 0) for p in self.pages)
+        """Medusa requests of the whole sync (``medusa_reads`` or ``medusa_writes``)."""
+        return sum(p.requests.get(key, 0) for p in self.pages) + self.other_requests[key]
 
 
 # Dagster's console logs go to the run's event log (and the UI); the CLI prints a summary.
@@ -237,6 +244,7 @@ class SyncRunner:
                 summary.archival_note = meta["refusal"] or (f"source ids {ids}" if ids else "")
             return
         meta = _materialization_metadata(result, "medusa_archived_products")
+        summary.add_requests(meta)
         summary.archived = int(meta.get("archived", 0))
         summary.archival_note = meta.get("skipped_because", "")
 
@@ -271,6 +279,8 @@ class SyncRunner:
                 return summary
         else:
             catalog = self.run_catalog()
+            for node in ("medusa_store", "medusa_category_map"):
+                summary.add_requests(_materialization_metadata(catalog, node))
             summary.catalog_ok = catalog.success
             if not catalog.success:
                 summary.catalog_error = _failure_message(catalog)

@@ -65,13 +65,39 @@ def test_full_sync_then_two_reruns_leave_the_exact_catalog(
         assert sorted(t["value"] for t in product["tags"]) == sorted(set(raw["tags"]))
         assert len(product["sales_channels"]) == 1
 
+    updated_at = {p["id"]: p["updated_at"] for p in products}
     for _ in range(2):
         again = sync_catalog(source_server.url)
         assert again.ok, again
         assert again.count("created") == 0 and again.count("unchanged") == 194
+        assert again.requests("medusa_writes") == 0
     categories, products = store_catalog()
     assert len(categories) == 24
     assert len(_by_external_id(products)) == 194
+    assert {p["id"]: p["updated_at"] for p in products} == updated_at
+
+
+def test_only_changed_products_are_written(
+    empty_store, tmp_path, shared_data_dir, sync_catalog, store_catalog
+):
+    source = json.loads((shared_data_dir / "products.json").read_text())[:50]
+    data = tmp_path / "products.json"
+    data.write_text(json.dumps(source))
+    with DummyJSONServer(data) as server:
+        assert sync_catalog(server.url).ok
+        _, products = store_catalog()
+        before = {p["external_id"]: p["updated_at"] for p in products}
+        for raw in source[10:13]:
+            raw["price"] = round(raw["price"] + 1, 2)
+        source[20]["title"] = "A new title"
+        data.write_text(json.dumps(source))
+        summary = sync_catalog(server.url)
+    assert summary.ok, summary
+    assert summary.count("updated") == 4 and summary.count("unchanged") == 46
+    assert summary.requests("medusa_writes") == 1  # one batch with the four updates
+    _, products = store_catalog()
+    changed = {p["external_id"] for p in products if p["updated_at"] != before[p["external_id"]]}
+    assert changed == {f"dummyjson:{raw['id']}" for raw in (*source[10:13], source[20])}
 
 
 def test_a_fetch_that_fails_twice_is_retried_with_doubling_delays(
