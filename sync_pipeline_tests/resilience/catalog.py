@@ -1,0 +1,54 @@
+"""What every resilience scenario ends with: the exact catalog, and nothing twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+
+def assert_exact_catalog(
+    medusa_client,
+    store_catalog,
+    expected: list[dict[str, Any]],
+    *,
+    currency: str = "usd",
+    exact_tags: bool = True,
+) -> None:
+    """Medusa holds exactly ``expected`` (raw source records): one product per external id,
+    its price, SKU, category link and tags; every category and tag once. With
+    ``exact_tags=False`` other tags may exist (a record that failed after its tags were made)."""
+    categories, products = store_catalog()
+
+    handles = Counter(c["handle"] for c in categories)
+    assert not [h for h, n in handles.items() if n > 1], f"duplicate categories: {handles}"
+    assert set(handles) == {raw["category"] for raw in expected}
+    category_by_id = {c["id"]: c["handle"] for c in categories}
+
+    external_ids = Counter(p["external_id"] for p in products)
+    duplicates = sorted(e for e, n in external_ids.items() if n > 1)
+    assert not duplicates, f"duplicate products by external id: {duplicates}"
+    assert len(products) == len(expected), (len(products), len(expected))
+    assert set(external_ids) == {f"dummyjson:{raw['id']}" for raw in expected}
+
+    by_external_id = {p["external_id"]: p for p in products}
+    for raw in expected:
+        product = by_external_id[f"dummyjson:{raw['id']}"]
+        where = f"product {raw['id']}"
+        assert product["status"] == "published", where
+        assert [category_by_id[c["id"]] for c in product["categories"]] == [raw["category"]], where
+        (variant,) = product["variants"]
+        assert variant["sku"] == raw.get("sku"), where
+        amounts = [p["amount"] for p in variant["prices"] if p["currency_code"] == currency]
+        assert [Decimal(str(a)) for a in amounts] == [Decimal(str(raw["price"]))], where
+        wanted_tags = sorted({t.strip() for t in raw.get("tags") or [] if t.strip()})
+        assert sorted(t["value"] for t in product["tags"]) == wanted_tags, where
+
+    tags = medusa_client.list_all("/admin/product-tags", "product_tags", {"fields": "id,value"})
+    values = Counter(t["value"] for t in tags)
+    assert not [v for v, n in values.items() if n > 1], f"duplicate tags: {values}"
+    wanted = {t.strip() for raw in expected for t in raw.get("tags") or [] if t.strip()}
+    if exact_tags:
+        assert set(values) == wanted
+    else:
+        assert wanted <= set(values)

@@ -1,0 +1,84 @@
+"""Fixtures of the resilience suite: the fault proxy, small pages, a runner with short timeouts.
+
+Every scenario runs on the real local stack (Medusa + PostgreSQL), starting from an empty
+store, and ends by checking the exact catalog (see ``catalog.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync_pipeline_tests.resilience.proxy import FaultProxy
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def medusa_proxy(medusa_stack) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the stack's real Medusa (127.0.0.1, ephemeral port)."""
+    with FaultProxy(medusa_stack.base_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    """``small_pages(n)``: pages of ``n`` products for in-process runs.
+
+    ``SYNC_PAGE_SIZE`` is read once, when ``sync_pipeline.defs.partitions`` is imported, and the
+    rest of the suite relies on pages of 100; more, smaller pages give the fault scenarios more
+    requests to hit for a few Medusa writes. The constants are patched where they are read at
+    run time, and restored after the test. (Subprocesses get ``SYNC_PAGE_SIZE`` instead.)
+    """
+    from sync_pipeline import runner
+    from sync_pipeline.defs import archival, assets, partitions
+
+    def set_size(size: int) -> None:
+        capacity = size * partitions.PAGE_COUNT
+        for module in (partitions, assets):
+            monkeypatch.setattr(module, "PAGE_SIZE", size)
+        for module in (partitions, assets, archival, runner):
+            monkeypatch.setattr(module, "CAPACITY", capacity)
+
+    return set_size
+
+
+@pytest.fixture
+def resilient_runner(dagster_instance, medusa_stack):
+    """A ``SyncRunner`` with a short source read timeout and, optionally, Medusa behind a proxy."""
+    from sync_pipeline.defs.resources import DummyJSONResource, MedusaResource
+    from sync_pipeline.runner import SyncRunner
+
+    def make(source_url: str, *, medusa_url: str | None = None, read_timeout: float = 5.0):
+        resources = {
+            "dummyjson": DummyJSONResource(
+                base_url=source_url, read_timeout=read_timeout, connect_timeout=2.0
+            ),
+            "medusa": MedusaResource(
+                base_url=medusa_url or medusa_stack.base_url, api_key=medusa_stack.api_key
+            ),
+        }
+        return SyncRunner(dagster_instance, resources)
+
+    return make
+
+
+@pytest.fixture
+def cli_env(medusa_stack, tmp_path: Path) -> dict[str, str]:
+    """Environment for ``python -m sync_pipeline.cli sync`` against the stack (set
+    ``DUMMYJSON_BASE_URL`` yourself); its own ``DAGSTER_HOME`` under ``tmp_path``."""
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "MEDUSA_BASE_URL": medusa_stack.base_url,
+        "MEDUSA_API_KEY": medusa_stack.api_key,
+        "SYNC_FETCH_RETRY_DELAY": "0.01",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+SYNC_COMMAND = [sys.executable, "-m", "sync_pipeline.cli", "sync"]
