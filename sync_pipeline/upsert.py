@@ -82,16 +82,26 @@ def ensure_store(client: MedusaClient, currency_code: str) -> StoreContext:
     if not stores:
         raise MedusaError("GET", "/admin/stores", 200, "Medusa has no store (was it ever started?)")
     store = stores[0]
-    supported = store.get("supported_currencies") or []
-    codes = [c.get("currency_code") for c in supported]
-    if currency_code not in codes:
+    for attempts_left in range(AMBIGUOUS_WRITE_ATTEMPTS, 0, -1):
+        supported = store.get("supported_currencies") or []
+        codes = [c.get("currency_code") for c in supported]
+        if currency_code in codes:
+            break
         wanted = [
             {"currency_code": c.get("currency_code"), "is_default": bool(c.get("is_default"))}
             for c in supported
         ]
         wanted.append({"currency_code": currency_code, "is_default": not supported})
-        client.post(f"/admin/stores/{store['id']}", {"supported_currencies": wanted})
+        try:
+            client.post(f"/admin/stores/{store['id']}", {"supported_currencies": wanted})
+        except MedusaUnavailable:
+            if attempts_left <= 1:
+                raise
+            # No usable answer: read the store again, and write only if it still lacks it.
+            store = client.get(f"/admin/stores/{store['id']}")["store"]
+            continue
         log.info("Store %s now supports %s", store["id"], currency_code)
+        break
     profiles = client.get("/admin/shipping-profiles", {"type": "default"}).get(
         "shipping_profiles", []
     ) or client.get("/admin/shipping-profiles").get("shipping_profiles", [])
@@ -108,29 +118,46 @@ def ensure_store(client: MedusaClient, currency_code: str) -> StoreContext:
 def _create_missing(
     wanted: dict[str, Any], create: Callable[[str, Any], str], find: Callable[[], dict[str, str]]
 ) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """Create each missing item (bounded concurrency); re-read to settle lost answers and races."""
+    """Create each missing item (bounded concurrency); re-read to settle lost answers and races.
+
+    A create that got no usable answer (refused with a 5xx, cut off, timed out) and is still
+    missing after the re-read never reached Medusa: it is sent again, up to
+    ``AMBIGUOUS_WRITE_ATTEMPTS`` times in all. Other errors (a 400) are final.
+    """
     created: dict[str, str] = {}
     failures: list[tuple[str, str]] = []
 
-    def attempt(key: str) -> tuple[str, str | None, str | None]:
+    def attempt(key: str) -> tuple[str, str | None, MedusaError | None]:
         try:
             return key, create(key, wanted[key]), None
         except MedusaAuthError:
             raise
         except MedusaError as error:
-            return key, None, str(error)
+            return key, None, error
 
-    with ThreadPoolExecutor(max_workers=CREATE_CONCURRENCY) as pool:
-        for key, new_id, error in pool.map(attempt, wanted):
-            if new_id:
-                created[key] = new_id
-            else:
-                failures.append((key, error or "unknown error"))
-    if failures:
+    pending = list(wanted)
+    for attempts_left in range(AMBIGUOUS_WRITE_ATTEMPTS, 0, -1):
+        errors: dict[str, MedusaError] = {}
+        with ThreadPoolExecutor(max_workers=CREATE_CONCURRENCY) as pool:
+            for key, new_id, error in pool.map(attempt, pending):
+                if new_id:
+                    created[key] = new_id
+                else:
+                    errors[key] = error
+        if not errors:
+            return created, []
         # A duplicate (someone else made it) or a lost answer (we made it): look again.
         found = find()
-        created.update({key: found[key] for key, _ in failures if key in found})
-        failures = [(key, error) for key, error in failures if key not in found]
+        created.update({key: found[key] for key in errors if key in found})
+        failures = [(key, str(error)) for key, error in errors.items() if key not in found]
+        pending = [
+            key
+            for key, error in errors.items()
+            if key not in found and isinstance(error, MedusaUnavailable)
+        ]
+        if not pending or attempts_left <= 1:
+            break
+        log.warning("%d creates got no answer and are not in Medusa; sending again", len(pending))
     return created, failures
 
 
