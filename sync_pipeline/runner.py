@@ -112,6 +112,8 @@ class SyncSummary:
 
 # Dagster's console logs go to the run's event log (and the UI); the CLI prints a summary.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# Serialized errors start with the exception's qualified name.
+OWN_ERRORS = "sync_pipeline."
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
@@ -122,9 +124,16 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
         if data.user_failure_data and data.user_failure_data.description:
             message = data.user_failure_data.description
         else:
+            # Past Dagster's wrappers (a step error, "Exceeded max_retries"), the pipeline's own
+            # exception says what failed; its cause (a requests error naming the full URL)
+            # says less. Other errors are reported by their root cause.
+            chain = []
             error = data.error
-            while error is not None and error.cause is not None:
+            while error is not None:
+                chain.append(error)
                 error = error.cause
+            error = next((e for e in chain if e.message.startswith(OWN_ERRORS)), None)
+            error = error or (chain[-1] if chain else None)
             message = error.message.strip().splitlines()[0] if error else "unknown error"
         messages.append(f"{event.step_key}: {message}")
     return "; ".join(messages) or "run failed"
@@ -285,6 +294,22 @@ class SyncRunner:
             if not catalog.success:
                 summary.catalog_error = _failure_message(catalog)
         keys = list(pages) if pages else [page_key(0)]
+        if not summary.catalog_ok and not self.has_catalog():
+            # Pages link products to the store and the categories; with neither there, a page
+            # run could only fail on a missing input, which would say nothing about why.
+            for key in keys:
+                outcome = PageOutcome(
+                    key=key,
+                    ok=False,
+                    seconds=0.0,
+                    error="not run: the categories/store run failed and none has ever "
+                    f"succeeded ({summary.catalog_error})",
+                )
+                summary.pages.append(outcome)
+                if on_page:
+                    on_page(outcome)
+            summary.seconds = time.monotonic() - started
+            return summary
         index = 0
         while index < len(keys):
             outcome = self.run_page(keys[index], dry_run=dry_run)
