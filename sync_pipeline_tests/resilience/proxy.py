@@ -12,8 +12,9 @@ an ephemeral port, forwards every request, and misbehaves on purpose:
 - ``down()``: stop listening and cut open connections, so every request is refused, as when
   Medusa is not running; ``up()`` listens on the same port again;
 - ``hook``: called in the handler thread at ``"received"`` (before forwarding) and
-  ``"answered"`` (after Medusa answered, before the client gets anything), so a test can act
-  at an exact moment (the crash tests kill the sync there).
+  ``"answered"`` (after the upstream answered, before the client gets anything); returning
+  ``"drop"`` cuts the connection there. A test can so act at an exact moment (the crash tests
+  kill the sync there).
 
 Every request is logged (:attr:`FaultProxy.records`) with the fault it got and what the
 upstream answered, so a test can prove that a "lost" write really committed.
@@ -90,7 +91,7 @@ class FaultRule:
                 b"<id>", body
             )
             self._seen[write.hex()] += 1
-            key = f"{self.seed}|{self._seen[write.hex()]}|".encode() + write
+            key = f"{self.seed}|{self.kind}|{self._seen[write.hex()]}|".encode() + write
             roll = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
             fire = roll < self.share
         self.fired += fire
@@ -120,7 +121,7 @@ class FaultProxy:
         self.target_host = split.hostname or "127.0.0.1"
         self.target_port = split.port or 80
         self.upstream_timeout = upstream_timeout
-        self.hook: Callable[[str, ProxyRecord], None] | None = None
+        self.hook: Callable[[str, ProxyRecord], str | None] | None = None
         self._rules: list[FaultRule] = []
         self._lock = threading.Lock()
         self._records: list[ProxyRecord] = []
@@ -238,9 +239,9 @@ class FaultProxy:
             else:
                 self._connections.discard(connection)
 
-    def _call_hook(self, stage: str, record: ProxyRecord) -> None:
-        if self.hook is not None:
-            self.hook(stage, record)
+    def _call_hook(self, stage: str, record: ProxyRecord) -> str | None:
+        """The hook may return ``"drop"`` to cut the connection there (and not forward)."""
+        return self.hook(stage, record) if self.hook is not None else None
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -274,7 +275,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         record = proxy._admit(self.command, urlsplit(self.path).path, body)
-        proxy._call_hook("received", record)
+        if proxy._call_hook("received", record) == "drop":
+            self.close_connection = True
+            return
         if record.fault == "503":
             self._answer(503, {"type": "unknown_error", "message": "Service Unavailable"})
             return
@@ -287,7 +290,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._answer(502, {"message": f"proxy: upstream failed ({error})"})
             return
         record = proxy._answered(record, status)
-        proxy._call_hook("answered", record)
+        if proxy._call_hook("answered", record) == "drop":
+            self.close_connection = True
+            return
         if record.fault == "lost":
             self._answer(502, {"message": "Bad Gateway"})
             return
