@@ -117,7 +117,9 @@ class DummyJSONClient:
             raise SourceError(f"GET {path}: HTTP {status} {_message(response)}")
         raw = self._read_bounded(path, response)
         try:
-            return json.loads(raw)
+            # Bytes that are not UTF-8 become lone surrogates instead of sinking the whole
+            # page: the record holding them then fails validation alone, naming the field.
+            return json.loads(raw.decode("utf-8-sig", errors="surrogateescape"))
         except ValueError as error:
             # A truncated body is a network failure more often than a server bug.
             raise SourceUnavailable(

@@ -192,6 +192,16 @@ def normalize_product(raw: Mapping[str, Any]) -> NormalizedProduct:
     )
 
 
+def _readable(text: str) -> str:
+    """Text for a report: bytes that were not UTF-8 (decoded as lone surrogates) become U+FFFD,
+    so printing or storing the report cannot fail on them."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that came as a JSON escape (\ud800)
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "replace")
+
+
 def normalize_products(
     raw_products: Iterable[Any],
 ) -> tuple[list[NormalizedProduct], list[RejectedRecord]]:
@@ -202,10 +212,12 @@ def normalize_products(
     for raw in raw_products:
         raw_id = raw.get("id") if isinstance(raw, Mapping) else None
         raw_sku = raw.get("sku") if isinstance(raw, Mapping) else None
-        sku = raw_sku if isinstance(raw_sku, str) else None
+        sku = _readable(raw_sku) if isinstance(raw_sku, str) else None
         if not isinstance(raw, Mapping):
             rejected.append(
-                RejectedRecord("?", None, "validation", f"not an object: {str(raw)[:80]}")
+                RejectedRecord(
+                    "?", None, "validation", f"not an object: {_readable(str(raw))[:80]}"
+                )
             )
             continue
         try:
@@ -213,7 +225,10 @@ def normalize_products(
         except ValidationError as error:
             rejected.append(
                 RejectedRecord(
-                    str(raw_id)[:40], sku, "validation", _describe_validation_error(error)
+                    _readable(str(raw_id))[:40],
+                    sku,
+                    "validation",
+                    _describe_validation_error(error),
                 )
             )
             continue
