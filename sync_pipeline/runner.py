@@ -318,9 +318,11 @@ class SyncRunner:
                 on_page(outcome)
             if outcome.total is not None:
                 summary.total = outcome.total
-                if not pages and index == 0:
+                if not pages:
+                    # Any page may report a larger total than page 000 did (products added
+                    # during the sync land at the end): follow it, or they would be left out.
                     needed = min(pages_needed(outcome.total), PAGE_COUNT)
-                    keys.extend(page_key(i) for i in range(1, needed))
+                    keys.extend(page_key(i) for i in range(len(keys), needed))
             index += 1
         if not pages:
             # Archival checks for itself that the cycle is complete before it touches anything.
