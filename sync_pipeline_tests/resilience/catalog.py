@@ -14,16 +14,18 @@ def assert_exact_catalog(
     *,
     currency: str = "usd",
     exact_tags: bool = True,
+    categories: set[str] | None = None,
 ) -> None:
     """Medusa holds exactly ``expected`` (raw source records): one product per external id,
     its price, SKU, category link and tags; every category and tag once. With
-    ``exact_tags=False`` other tags may exist (a record that failed after its tags were made)."""
-    categories, products = store_catalog()
+    ``exact_tags=False`` other tags may exist (a record that failed after its tags were made);
+    ``categories``: the category handles expected, when not exactly those of ``expected``."""
+    stored_categories, products = store_catalog()
 
-    handles = Counter(c["handle"] for c in categories)
+    handles = Counter(c["handle"] for c in stored_categories)
     assert not [h for h, n in handles.items() if n > 1], f"duplicate categories: {handles}"
-    assert set(handles) == {raw["category"] for raw in expected}
-    category_by_id = {c["id"]: c["handle"] for c in categories}
+    assert set(handles) == (categories or {raw["category"] for raw in expected})
+    category_by_id = {c["id"]: c["handle"] for c in stored_categories}
 
     external_ids = Counter(p["external_id"] for p in products)
     duplicates = sorted(e for e, n in external_ids.items() if n > 1)
