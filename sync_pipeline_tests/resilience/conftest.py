@@ -7,7 +7,6 @@ store, and ends by checking the exact catalog (see ``catalog.py``).
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,6 +89,3 @@ def cli_env(medusa_stack, tmp_path: Path) -> dict[str, str]:
         "SYNC_FETCH_RETRY_DELAY": "0.01",
         "PYTHONUNBUFFERED": "1",
     }
-
-
-SYNC_COMMAND = [sys.executable, "-m", "sync_pipeline.cli", "sync"]
