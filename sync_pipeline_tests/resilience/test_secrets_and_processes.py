@@ -12,7 +12,9 @@ empty once it has exited.
 from __future__ import annotations
 
 import copy
+import os
 import secrets
+import signal
 import subprocess
 from pathlib import Path
 
@@ -47,21 +49,21 @@ def test_no_secret_leaks_and_no_process_outlives_a_sync(
             "MEDUSA_ADMIN_EMAIL": medusa_stack.admin_email,
             "MEDUSA_ADMIN_PASSWORD": medusa_stack.admin_password,
         }
-        done = run_sync(login)
+        done = run_sync(login, _folder(tmp_path, "login"))
         outputs |= {"login stdout": done.stdout, "login stderr": done.stderr}
         assert done.returncode == 0, done.stdout + done.stderr
         assert "Summary: 3 pages (0 failed)" in done.stdout and "created 30" in done.stdout
 
         # 2. With the API key, a bad record: fails, naming it.
         source.records = [*good, bad]
-        done = run_sync(env)
+        done = run_sync(env, _folder(tmp_path, "failing"))
         outputs |= {"failing stdout": done.stdout, "failing stderr": done.stderr}
         assert done.returncode == 1, done.stdout + done.stderr
         assert "page 003: FAILED" in done.stdout
         assert "31 (SKU-31): price: Value error, price must be a number" in done.stdout
 
         # 3. A wrong key: refused, and the message says which setting to fix.
-        done = run_sync({**env, "MEDUSA_API_KEY": wrong_key})
+        done = run_sync({**env, "MEDUSA_API_KEY": wrong_key}, _folder(tmp_path, "wrong-key"))
         outputs |= {"wrong-key stdout": done.stdout, "wrong-key stderr": done.stderr}
         assert done.returncode == 1, done.stdout + done.stderr
         assert "refused the API key: check MEDUSA_API_KEY" in done.stdout
@@ -80,21 +82,30 @@ def test_no_secret_leaks_and_no_process_outlives_a_sync(
     assert (home / "storage").is_dir()
 
 
-def run_sync(env: dict[str, str]) -> subprocess.CompletedProcess:
-    """``sync`` in a new session (its own process group); after it exits, the group is empty."""
-    with subprocess.Popen(
-        SYNC_COMMAND,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    ) as proc:
+def run_sync(env: dict[str, str], folder: Path) -> subprocess.CompletedProcess:
+    """``sync`` in a new session (its own process group); once it exited, the group is empty.
+
+    Output goes to files, not pipes: a leftover child holding a pipe would make reading it
+    wait for that child, and the check would pass once the child is gone.
+    """
+    out, err = folder / "stdout", folder / "stderr"
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        proc = subprocess.Popen(
+            SYNC_COMMAND, env=env, stdout=stdout, stderr=stderr, start_new_session=True
+        )
         try:
-            stdout, stderr = proc.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-    leftover = wait_for_empty_group(proc.pid)
+            proc.wait(timeout=300)
+        finally:
+            leftover = wait_for_empty_group(proc.pid, timeout=2.0)
+            if leftover or proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)  # the group this test started
     assert leftover == [], f"processes of the sync's group still running: {leftover}"
-    return subprocess.CompletedProcess(SYNC_COMMAND, proc.returncode, stdout, stderr)
+    return subprocess.CompletedProcess(
+        SYNC_COMMAND, proc.returncode, out.read_text(), err.read_text()
+    )
+
+
+def _folder(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    path.mkdir()
+    return path
