@@ -298,7 +298,7 @@ def test_an_id_on_two_pages_is_reported(
 
 
 def test_a_huge_page_and_an_endless_one_fail_clearly_with_bounded_memory(
-    empty_store, resilient_runner
+    empty_store, resilient_runner, medusa_client, store_catalog
 ):
     huge = 50 * 1024 * 1024
     streams = {0: lambda: padded_page(huge), 100: endless_page}
@@ -325,6 +325,7 @@ def test_a_huge_page_and_an_endless_one_fail_clearly_with_bounded_memory(
                 tracemalloc.stop()
             assert peak < 3 * bound, f"skip={skip}: peak {peak} bytes for a {bound}-byte bound"
         client.close()
+    assert_exact_catalog(medusa_client, store_catalog, [])  # nothing half-read was written
 
 
 def test_nan_in_the_project_servers_data_fails_that_page_clearly(

@@ -174,17 +174,31 @@ def test_medusa_down_for_a_whole_run_fails_every_page_clearly_and_the_next_run_c
 
 
 def test_a_first_sync_while_medusa_is_down_says_why_no_page_ran(
-    empty_store, tmp_path, generated_catalog, small_pages, resilient_runner, medusa_proxy
+    empty_store,
+    tmp_path,
+    generated_catalog,
+    small_pages,
+    resilient_runner,
+    medusa_proxy,
+    medusa_client,
+    store_catalog,
 ):
     small_pages(PAGE_SIZE)
-    data, _, _, _ = _catalog(tmp_path, generated_catalog)
+    data, source, _, _ = _catalog(tmp_path, generated_catalog)
     medusa_proxy.down()
     with DummyJSONServer(data) as server:
-        summary = resilient_runner(server.url, medusa_url=medusa_proxy.url).run()
-    assert not summary.ok and not summary.catalog_ok
-    assert summary.catalog_error.startswith("medusa_store: "), summary.catalog_error
-    assert f"GET /admin/stores: no answer from {medusa_proxy.url}" in summary.catalog_error
-    assert summary.pages and not any(p.ok for p in summary.pages)
-    for page in summary.pages:
-        assert "categories/store run failed" in page.error, page.error
-        assert f"no answer from {medusa_proxy.url}" in page.error
+        runner = resilient_runner(server.url, medusa_url=medusa_proxy.url)
+        summary = runner.run()
+        assert not summary.ok and not summary.catalog_ok
+        assert summary.catalog_error.startswith("medusa_store: "), summary.catalog_error
+        assert f"GET /admin/stores: no answer from {medusa_proxy.url}" in summary.catalog_error
+        assert summary.pages and not any(p.ok for p in summary.pages)
+        for page in summary.pages:
+            assert "categories/store run failed" in page.error, page.error
+            assert f"no answer from {medusa_proxy.url}" in page.error
+        assert_exact_catalog(medusa_client, store_catalog, [])
+
+        medusa_proxy.up()
+        back = runner.run()
+    assert back.ok, back
+    assert_exact_catalog(medusa_client, store_catalog, source)
