@@ -114,20 +114,28 @@ class SyncSummary:
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
+def _root_message(error) -> str:
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[0] if error else "unknown error"
+
+
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """The user-facing reason of each failed step (the exception raised, not Dagster's wrapper)."""
+    """The user-facing reason of a failed run: the exception raised, not Dagster's wrapper."""
     messages = []
     for event in result.get_step_failure_events():
         data = event.step_failure_data
         if data.user_failure_data and data.user_failure_data.description:
             message = data.user_failure_data.description
         else:
-            error = data.error
-            while error is not None and error.cause is not None:
-                error = error.cause
-            message = error.message.strip().splitlines()[0] if error else "unknown error"
+            message = _root_message(data.error)
         messages.append(f"{event.step_key}: {message}")
-    return "; ".join(messages) or "run failed"
+    if not messages:  # e.g. a resource that could not start: no step ran
+        for event in result.all_events:
+            error = getattr(event.event_specific_data, "error", None)
+            if error is not None:
+                messages.append(_root_message(error))
+    return "; ".join(dict.fromkeys(messages)) or "run failed"
 
 
 def _check_metadata(result: dg.ExecuteInProcessResult, check_name: str) -> dict[str, Any] | None:
