@@ -436,6 +436,7 @@ def build_update(
     metadata.update(_owned_metadata(product, store.currency_code, category_id, tag_ids))
     return MedusaProductUpdate(
         id=existing.id,
+        external_id=product.external_id,
         title=product.title,
         status="published",
         description=product.description,
