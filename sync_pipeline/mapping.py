@@ -375,6 +375,21 @@ def _owned_metadata(
     }
 
 
+def _default_variant(product: NormalizedProduct, currency_code: str) -> MedusaVariant:
+    """The one variant a source product becomes: its SKU, price and size; stock not managed."""
+    return MedusaVariant(
+        title=DEFAULT_OPTION,
+        sku=product.sku,
+        manage_inventory=False,
+        weight=product.weight,
+        length=product.length,
+        height=product.height,
+        width=product.width,
+        prices=[MedusaPrice(currency_code=currency_code, amount=product.price)],
+        options={DEFAULT_OPTION: DEFAULT_OPTION},
+    )
+
+
 def build_create(
     product: NormalizedProduct,
     store: StoreContext,
@@ -392,19 +407,7 @@ def build_create(
         categories=[IdRef(id=category_id)],
         tags=[IdRef(id=tag_id) for tag_id in tag_ids],
         options=[MedusaOption(title=DEFAULT_OPTION, values=[DEFAULT_OPTION])],
-        variants=[
-            MedusaVariant(
-                title=DEFAULT_OPTION,
-                sku=product.sku,
-                manage_inventory=False,
-                weight=product.weight,
-                length=product.length,
-                height=product.height,
-                width=product.width,
-                prices=[MedusaPrice(currency_code=store.currency_code, amount=product.price)],
-                options={DEFAULT_OPTION: DEFAULT_OPTION},
-            )
-        ],
+        variants=[_default_variant(product, store.currency_code)],
         sales_channels=[IdRef(id=store.sales_channel_id)] if store.sales_channel_id else [],
         shipping_profile_id=store.shipping_profile_id,
         weight=product.weight,
@@ -451,6 +454,7 @@ def build_update(
     metadata.update(_owned_metadata(product, store.currency_code, category_id, tag_ids))
     return MedusaProductUpdate(
         id=existing.id,
+        external_id=product.external_id,
         title=product.title,
         status="published",
         description=product.description,
@@ -472,15 +476,7 @@ def _updated_variants(
 ) -> list[MedusaVariant]:
     """The whole variant set: the sync's variant updated, every other variant kept as is."""
     if not existing.variants:
-        return [
-            MedusaVariant(
-                title=DEFAULT_OPTION,
-                sku=product.sku,
-                manage_inventory=False,
-                prices=[MedusaPrice(currency_code=currency_code, amount=product.price)],
-                options={DEFAULT_OPTION: DEFAULT_OPTION},
-            )
-        ]
+        return [_default_variant(product, currency_code)]
     ours = next(
         (v for v in existing.variants if product.sku and v.sku == product.sku),
         existing.variants[0],

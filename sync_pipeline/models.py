@@ -194,6 +194,7 @@ class MedusaProductUpdate(MedusaModel):
     """Body item of ``update`` in ``POST /admin/products/batch``; sets are whole (replace)."""
 
     id: str
+    external_id: str | None = None
     title: str | None = None
     status: Literal["draft", "proposed", "published", "rejected"] | None = None
     description: str | None = None

@@ -116,27 +116,35 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}
 OWN_ERRORS = "sync_pipeline."
 
 
+def _error_message(error) -> str:
+    """Past Dagster's wrappers (a step error, "Exceeded max_retries"), the pipeline's own
+    exception says what failed; its cause (a requests error naming the full URL) says less.
+    Other errors are reported by their root cause."""
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.cause
+    error = next((e for e in chain if e.message.startswith(OWN_ERRORS)), None)
+    error = error or (chain[-1] if chain else None)
+    return error.message.strip().splitlines()[0] if error else "unknown error"
+
+
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """The user-facing reason of each failed step (the exception raised, not Dagster's wrapper)."""
+    """The user-facing reason of a failed run: the exception raised, not Dagster's wrapper."""
     messages = []
     for event in result.get_step_failure_events():
         data = event.step_failure_data
         if data.user_failure_data and data.user_failure_data.description:
             message = data.user_failure_data.description
         else:
-            # Past Dagster's wrappers (a step error, "Exceeded max_retries"), the pipeline's own
-            # exception says what failed; its cause (a requests error naming the full URL)
-            # says less. Other errors are reported by their root cause.
-            chain = []
-            error = data.error
-            while error is not None:
-                chain.append(error)
-                error = error.cause
-            error = next((e for e in chain if e.message.startswith(OWN_ERRORS)), None)
-            error = error or (chain[-1] if chain else None)
-            message = error.message.strip().splitlines()[0] if error else "unknown error"
+            message = _error_message(data.error)
         messages.append(f"{event.step_key}: {message}")
-    return "; ".join(messages) or "run failed"
+    if not messages:  # e.g. a resource that could not start: no step ran
+        for event in result.all_events:
+            error = getattr(event.event_specific_data, "error", None)
+            if error is not None:
+                messages.append(_error_message(error))
+    return "; ".join(dict.fromkeys(messages)) or "run failed"
 
 
 def _check_metadata(result: dg.ExecuteInProcessResult, check_name: str) -> dict[str, Any] | None:

@@ -83,18 +83,27 @@ def sync(
     summary_json: Path | None = None,
 ) -> int:
     """Run a full sync and print its progress and summary; returns the exit code."""
+    import dagster as dg
+
+    from sync_pipeline.locking import SyncBusy, lock_path, sync_lock
     from sync_pipeline.runner import SyncRunner, ensure_dagster_home
 
     home = ensure_dagster_home()
-    import dagster as dg
-
     mode = "Dry run: planning, nothing is written" if dry_run else "Syncing"
-    print(f"{mode} (Dagster runs recorded in {home})", flush=True)
-    on_page = _print_plan if dry_run else _print_page
-    with dg.DagsterInstance.get() as instance:
-        summary = SyncRunner(instance, resources).run(
-            pages=pages, on_page=on_page, dry_run=dry_run, allow_mass_archive=allow_mass_archive
-        )
+    try:
+        with sync_lock(lock_path(home), what="sync-pipeline sync"):
+            print(f"{mode} (Dagster runs recorded in {home})", flush=True)
+            on_page = _print_plan if dry_run else _print_page
+            with dg.DagsterInstance.get() as instance:
+                summary = SyncRunner(instance, resources).run(
+                    pages=pages,
+                    on_page=on_page,
+                    dry_run=dry_run,
+                    allow_mass_archive=allow_mass_archive,
+                )
+    except SyncBusy as busy:
+        print(f"Not syncing: {busy}", file=sys.stderr)
+        return 3
     if not summary.catalog_ok:
         print(f"Categories/store setup FAILED: {summary.catalog_error}")
     if summary.capacity_exceeded:

@@ -421,11 +421,39 @@ class ProductUpserter:
     def _split(self, writes: list[_Write], attempts_left: int, error: MedusaError) -> None:
         """All-or-nothing batch rejected: halve until the bad record stands alone."""
         if len(writes) == 1:
-            self._fail(writes[0].product, "medusa", f"HTTP {error.status}: {error.message}")
+            write = writes[0]
+            if write.is_create and "already exists" in error.message:
+                self._adopt_by_handle(write, attempts_left, error)
+            else:
+                self._fail(write.product, "medusa", f"HTTP {error.status}: {error.message}")
             return
         middle = len(writes) // 2
         self._write(writes[:middle], attempts_left)
         self._write(writes[middle:], attempts_left)
+
+    def _adopt_by_handle(self, write: _Write, attempts_left: int, error: MedusaError) -> None:
+        """A create whose handle is taken: update the holder if it is this product's, else fail.
+
+        The handle embeds the source id, so a product holding it without an external id (made
+        by hand, or by an older sync) is this one; one with another external id is not ours.
+        """
+        rows = self.client.list_by(
+            "/admin/products",
+            "products",
+            "handle",
+            [write.product.handle],
+            {"fields": PRODUCT_LOOKUP_FIELDS},
+        )
+        holder = ExistingProduct.model_validate(rows[0]) if rows else None
+        if holder is None or holder.external_id not in (None, "", write.product.external_id):
+            taken_by = f" by {holder.id} (external id {holder.external_id})" if holder else ""
+            self._fail(
+                write.product,
+                "medusa",
+                f"HTTP {error.status}: {error.message} Handle taken{taken_by}.",
+            )
+            return
+        self._write([self._payload(write.product, holder)], attempts_left)
 
     def _settle_ambiguous(
         self, writes: list[_Write], attempts_left: int, error: MedusaUnavailable

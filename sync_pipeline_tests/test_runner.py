@@ -270,11 +270,14 @@ def test_dry_run_reports_the_plan_and_writes_nothing(
         source[0]["price"] = 1.5
         source[1]["price"] = 2.5
         source[2]["title"] = "Renamed"
-        data.write_text(json.dumps([*source, full[20]]))
+        # One product leaves the source (id 20), one arrives (id 21).
+        data.write_text(json.dumps([*source[:19], full[20]]))
         plan = runner.run(dry_run=True)
     assert plan.ok, plan
+    assert plan.archived == 1 and plan.archival_note == f"source ids {full[19]['id']}"
+    assert plan.requests("medusa_writes") == 0
     (page,) = plan.pages
-    assert page.counts == {"created": 1, "updated": 3, "unchanged": 17, "failed": 0}
+    assert page.counts == {"created": 1, "updated": 3, "unchanged": 16, "failed": 0}
     assert page.requests["medusa_writes"] == 0
     assert f'price: ["usd", "{full[0]["price"]}"] → ["usd", "1.5"]' in page.plan
     assert f'| 3 | {_handle(full[2])} | update | title: "{full[2]["title"]}" → "Renamed" |' in (

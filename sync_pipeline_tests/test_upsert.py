@@ -32,7 +32,7 @@ class FakeMedusa:
     def list_by(self, path, key, field, values, extra=None):
         values = set(values)
         if key == "products":
-            return [p for p in self.products.values() if p["external_id"] in values]
+            return [p for p in self.products.values() if p.get(field) in values]
         if key == "product_tags":
             return [{"id": i, "value": v} for v, i in self.tags.items() if v in values]
         raise AssertionError(path)
@@ -47,6 +47,12 @@ class FakeMedusa:
         bad = [i["title"] for i in items if i.get("title") in self.poison]
         if bad:
             raise MedusaError("POST", path, 400, f"Product with title {bad[0]} is not allowed")
+        handles = {p["handle"] for p in self.products.values()}
+        taken = [i["handle"] for i in body["create"] if i["handle"] in handles]
+        if taken:
+            raise MedusaError(
+                "POST", path, 400, f"Product with handle: {taken[0]}, already exists."
+            )
         for item in body["create"]:
             new_id = f"prod_{len(self.products)}"
             self.products[new_id] = {**item, "id": new_id, "variants": []}
@@ -123,3 +129,21 @@ def test_a_product_without_its_category_fails_by_name(page):
     failed = [f for f in result.failures if f.stage == "category"]
     assert failed and all(missing in f.reason for f in failed)
     assert result.created == 40 - len(failed)
+
+
+def test_a_product_holding_our_handle_without_external_id_is_adopted(page):
+    fake = FakeMedusa()
+    fake.products["prod_hand"] = {"id": "prod_hand", "handle": page[5].handle, "variants": []}
+    fake.products["prod_other"] = {
+        "id": "prod_other",
+        "handle": page[6].handle,
+        "external_id": "shopify:1",
+        "variants": [],
+    }
+    result = ProductUpserter(fake, STORE, _categories(page)).run(page)
+    assert result.created == 38 and result.updated == 1
+    assert fake.products["prod_hand"]["external_id"] == page[5].external_id
+    (failure,) = result.failures
+    assert failure.source_id == str(page[6].source_id)
+    assert "Handle taken by prod_other (external id shopify:1)" in failure.reason
+    assert fake.products["prod_other"]["external_id"] == "shopify:1"

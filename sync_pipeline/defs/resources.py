@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from dagster import ConfigurableResource
+import contextlib
+import os
+from collections.abc import Iterator
+
+from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from sync_pipeline.dummyjson import DEFAULT_BASE_URL, DummyJSONClient
+from sync_pipeline.locking import lock_path, sync_lock
 from sync_pipeline.medusa import MedusaClient
+
+# How long a run waits for another sync to finish before it fails (the schedule and a
+# re-run from the UI wait; a second `sync-pipeline sync` refuses at once).
+LOCK_WAIT_SECONDS = float(os.getenv("SYNC_LOCK_WAIT_SECONDS", "600"))
 
 
 class DummyJSONResource(ConfigurableResource):
@@ -42,6 +51,16 @@ class MedusaResource(ConfigurableResource):
     read_timeout: float = Field(default=120.0, description="Seconds to wait for an answer.")
 
     _client: MedusaClient | None = PrivateAttr(default=None)
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: InitResourceContext) -> Iterator[MedusaResource]:
+        """Hold the instance's sync lock while a run talks to Medusa (one sync at a time)."""
+        home = getattr(context.instance, "root_directory", None) if context.instance else None
+        run_id = context.run.run_id if context.run else "outside a run"
+        with sync_lock(
+            lock_path(home), what=f"Dagster run {run_id}", wait_seconds=LOCK_WAIT_SECONDS
+        ):
+            yield self
 
     def get_client(self) -> MedusaClient:
         """One client (one connection pool, one request count) per step."""

@@ -45,6 +45,8 @@ def sync_run_requests(tick: str) -> list[dg.RunRequest]:
     cron_schedule="0 0 * * *",
     execution_timezone="UTC",
     target=dg.AssetSelection.groups(GROUP),
+    # The product is a nightly sync: on as soon as a daemon runs (dagster dev starts one).
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every night at 00:00 UTC: categories and store setup, every product page, "
     "then archival of products that left the source.",
 )

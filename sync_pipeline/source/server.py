@@ -491,6 +491,12 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     owner: DummyJSONServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up early (a timeout, a size cap) is routine, not a server error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Express does

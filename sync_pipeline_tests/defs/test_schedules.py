@@ -21,6 +21,7 @@ from sync_pipeline.defs.schedules import (
 def test_schedule_is_daily_at_midnight_utc():
     assert nightly_catalog_sync.cron_schedule == "0 0 * * *"
     assert nightly_catalog_sync.execution_timezone == "UTC"
+    assert nightly_catalog_sync.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
 def _requests_for(day: datetime) -> list[dg.RunRequest]:
