@@ -204,8 +204,14 @@ def _readable(text: str) -> str:
 
 def normalize_products(
     raw_products: Iterable[Any],
+    seen_elsewhere: Mapping[int, str] | None = None,
 ) -> tuple[list[NormalizedProduct], list[RejectedRecord]]:
-    """Validate a page: good records out, bad ones set aside with the reason. Never raises."""
+    """Validate a page: good records out, bad ones set aside with the reason. Never raises.
+
+    ``seen_elsewhere`` maps ids that earlier pages of the same sync already hold to their
+    page: the same id again is a duplicate, reported rather than written twice.
+    """
+    seen_elsewhere = seen_elsewhere or {}
     good: list[NormalizedProduct] = []
     rejected: list[RejectedRecord] = []
     seen_ids: set[int] = set()
@@ -229,6 +235,16 @@ def normalize_products(
                     sku,
                     "validation",
                     _describe_validation_error(error),
+                )
+            )
+            continue
+        if product.source_id in seen_elsewhere:
+            rejected.append(
+                RejectedRecord(
+                    str(product.source_id),
+                    product.sku,
+                    "validation",
+                    f"duplicate id: already on page {seen_elsewhere[product.source_id]}",
                 )
             )
             continue

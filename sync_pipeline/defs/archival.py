@@ -1,12 +1,6 @@
-"""Archiving products that left the source, once a sync cycle is known to be complete.
+"""Archiving products that left the source, once a sync cycle is known to be complete
+(see ``cycle.py``): only then can "not seen" mean "gone from the source"."""
 
-A cycle starts with the categories run of a sync; it is complete when every page the
-source's total needs has materialized ``medusa_products`` since then (none failed
-later) and the source ids those pages saw are exactly ``total`` distinct ids. Only then
-can "not seen" mean "gone from the source".
-"""
-
-from dataclasses import dataclass, field
 from typing import Literal
 
 import dagster as dg
@@ -16,15 +10,8 @@ from sync_pipeline.archival import (
     list_owned_products,
     plan_archival,
 )
-from sync_pipeline.defs.assets import (
-    GROUP,
-    OWNERS,
-    RequestMeter,
-    dummyjson_categories,
-    medusa_products,
-    normalized_products,
-)
-from sync_pipeline.defs.partitions import CAPACITY, page_key, pages_needed, product_pages
+from sync_pipeline.defs.assets import GROUP, OWNERS, RequestMeter, medusa_products
+from sync_pipeline.defs.cycle import cycle_status
 from sync_pipeline.defs.resources import MedusaResource
 
 
@@ -37,56 +24,6 @@ class ArchivalConfig(dg.Config):
     """Archive even beyond ``max_share`` (when the source really dropped that much)."""
     dry_run: bool = False
     """List what would be archived; change nothing."""
-
-
-@dataclass
-class CycleStatus:
-    complete: bool
-    reason: str = ""
-    total: int | None = None
-    seen_ids: set[int] = field(default_factory=set)
-
-
-def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None):
-    records_filter = dg.AssetRecordsFilter(
-        asset_key=key, asset_partitions=[partition] if partition else None
-    )
-    records = instance.fetch_materializations(records_filter, limit=1).records
-    return records[0].event_log_entry if records else None
-
-
-def cycle_status(instance: dg.DagsterInstance) -> CycleStatus:
-    """Whether the latest sync cycle saw the whole source, and which ids it saw."""
-    start = _latest(instance, dummyjson_categories.key)
-    if start is None:
-        return CycleStatus(False, "no sync has run yet")
-    first_page = _latest(instance, normalized_products.key, page_key(0))
-    if first_page is None or first_page.timestamp < start.timestamp:
-        return CycleStatus(False, "page 000 has not been synced in this cycle")
-    total = int(first_page.asset_materialization.metadata["total"].value)
-    if total > CAPACITY:
-        return CycleStatus(False, f"the source's {total} products outgrow the pages", total)
-    keys = [page_key(i) for i in range(pages_needed(total))]
-    statuses = instance.get_status_by_partition(medusa_products.key, keys, product_pages)
-    seen: set[int] = set()
-    for key in keys:
-        written = _latest(instance, medusa_products.key, key)
-        if (
-            written is None
-            or written.timestamp < start.timestamp
-            or (statuses or {}).get(key) != dg.AssetPartitionStatus.MATERIALIZED
-        ):
-            return CycleStatus(False, f"page {key} has not succeeded in this cycle", total)
-        page = _latest(instance, normalized_products.key, key)
-        metadata = page.asset_materialization.metadata
-        if int(metadata["total"].value) != total:
-            return CycleStatus(False, f"the source's total changed during the cycle (page {key})")
-        seen.update(int(i) for i in metadata["source_ids"].value)
-    if len(seen) != total:
-        return CycleStatus(
-            False, f"the pages saw {len(seen)} distinct ids, the source says {total}", total
-        )
-    return CycleStatus(True, total=total, seen_ids=seen)
 
 
 @dg.asset(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from sync_pipeline.defs.cycle import ids_on_earlier_pages
 from sync_pipeline.defs.partitions import (
     CAPACITY,
     PAGE_COUNT,
@@ -267,7 +268,8 @@ def dummyjson_product_pages(
 def normalized_products(
     context: dg.AssetExecutionContext, dummyjson_product_pages: dict
 ) -> dg.Output[NormalizedPage]:
-    products, rejected = normalize_products(dummyjson_product_pages["products"])
+    earlier = ids_on_earlier_pages(context.instance, context.partition_key)
+    products, rejected = normalize_products(dummyjson_product_pages["products"], earlier)
     for record in rejected:
         context.log.warning("Record %s set aside: %s", record.source_id, record.reason)
     raw_ids = [r.get("id") for r in dummyjson_product_pages["products"] if isinstance(r, dict)]

@@ -34,13 +34,13 @@ def small_pages(monkeypatch):
     run time, and restored after the test. (Subprocesses get ``SYNC_PAGE_SIZE`` instead.)
     """
     from sync_pipeline import runner
-    from sync_pipeline.defs import archival, assets, partitions
+    from sync_pipeline.defs import assets, cycle, partitions
 
     def set_size(size: int) -> None:
         capacity = size * partitions.PAGE_COUNT
         for module in (partitions, assets):
             monkeypatch.setattr(module, "PAGE_SIZE", size)
-        for module in (partitions, assets, archival, runner):
+        for module in (partitions, assets, cycle, runner):
             monkeypatch.setattr(module, "CAPACITY", capacity)
 
     return set_size

@@ -275,13 +275,6 @@ def test_a_first_page_with_a_stale_total_does_not_cut_the_catalog_short(
     assert "total changed during the cycle (page 001)" in summary.archival_note
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Not detected: an id on two pages is upserted by both (the later page overwrites the "
-    "earlier one's product, in every sync) and nothing is reported. Pages are separate runs; "
-    "detecting it needs the cycle's other pages' ids (normalized_products metadata), a design "
-    "change left to the pipeline's owners.",
-)
 def test_an_id_on_two_pages_is_reported(
     empty_store, small_pages, resilient_runner, medusa_client, store_catalog
 ):
