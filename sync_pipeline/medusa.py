@@ -17,8 +17,8 @@ import requests
 
 log = logging.getLogger(__name__)
 
-# Node's header limit is ~16 KB; 100 filter values keep lookups well under it.
-LOOKUP_CHUNK = 100
+# Node's header limit is ~16 KB; 200 filter values (~6 KB of URL) keep lookups well under it.
+LOOKUP_CHUNK = 200
 
 
 class MedusaError(Exception):

@@ -10,6 +10,9 @@ import pytest
 
 # Fetch retries wait 1, 2, 4 s in production; tests keep the doubling but not the wait.
 os.environ.setdefault("SYNC_FETCH_RETRY_DELAY", "0.01")
+# Pages of 100 (production: 1,000) so that the 194 real products span two pages and every
+# multi-page behaviour (partitions, re-runs, archival's complete cycle) is exercised.
+os.environ.setdefault("SYNC_PAGE_SIZE", "100")
 
 from sync_pipeline.settings import SHARED_DATA_DIR
 from sync_pipeline.source.server import DummyJSONServer
