@@ -5,7 +5,7 @@ For each size (194 = the shared real ``products.json``; any other size is genera
 
 1. the store is reset and the floor (``bench.floor``) writes the catalog directly;
 2. the store is reset and ``sync-pipeline sync`` runs as a subprocess into the empty store
-   (fresh ``DAGSTER_HOME``): wall time, requests, peak RSS (``wait4``'s ``ru_maxrss``);
+   (fresh ``DAGSTER_HOME``): wall time, requests, peak RSS (``VmHWM``: ``wait_with_peak_rss``);
 3. ``sync-pipeline sync`` runs again, unchanged (fresh ``DAGSTER_HOME`` again).
 
 Requests: the summary JSON counts the page runs'; the categories/store run's and the archival
@@ -22,6 +22,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,6 +86,34 @@ def other_run_requests(dagster_home: Path) -> dict[str, int]:
     return totals
 
 
+def _peak_rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def wait_with_peak_rss(pid: int, interval: float = 0.05) -> tuple[int, Any, int]:
+    """Wait for a child; returns its wait status, rusage and peak RSS in KB.
+
+    The peak is the child's ``VmHWM`` (its high-water mark since exec), read until it exits.
+    Not ``ru_maxrss``: Linux folds the parent's high-water mark into a child's ``ru_maxrss``
+    at exec, so it would report the bench's own memory (a 10,000-product catalog) instead.
+    Growth in the last ``interval`` before exit is the only thing this can miss.
+    """
+    peak = 0
+    while True:
+        peak = max(peak, _peak_rss_kb(pid))
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            return status, usage, peak
+        time.sleep(interval)
+
+
 def run_sync(
     label: str,
     *,
@@ -96,9 +125,17 @@ def run_sync(
     batch_size: int,
     workdir: Path,
     log_dir: Path,
+    wrapper: list[str] | None = None,
+    dagster_yaml: Path | None = None,
 ) -> dict[str, Any]:
-    """One ``sync-pipeline sync`` subprocess with a fresh DAGSTER_HOME; its figures."""
+    """One ``sync-pipeline sync`` subprocess with a fresh DAGSTER_HOME; its figures.
+
+    ``wrapper`` prefixes the command (a profiler); RSS is then the wrapper's, not the sync's.
+    ``dagster_yaml`` replaces the project's ``dagster.yaml`` in the run's DAGSTER_HOME.
+    """
     home = Path(tempfile.mkdtemp(prefix=f"dagster-{size}-{label}-", dir=workdir))
+    if dagster_yaml:
+        shutil.copyfile(dagster_yaml, home / "dagster.yaml")
     summary_path = home / "summary.json"
     page_count = max(10, math.ceil(size / page_size))
     env = {
@@ -112,6 +149,7 @@ def run_sync(
         "SYNC_BATCH_SIZE": str(batch_size),
     }
     command = [
+        *(wrapper or []),
         str(Path(sys.executable).with_name("sync-pipeline")),
         "sync",
         "--summary-json",
@@ -123,8 +161,7 @@ def run_sync(
         process = subprocess.Popen(
             command, env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
         )
-        # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would be the max of all).
-        _, status, usage = os.wait4(process.pid, 0)
+        status, usage, peak_kb = wait_with_peak_rss(process.pid)
         wall = time.monotonic() - started
         process.returncode = os.waitstatus_to_exitcode(status)
     if not summary_path.is_file():
@@ -145,7 +182,7 @@ def run_sync(
         "other_writes": others["writes"],
         "reads": summary["medusa_reads"] + others["reads"],
         "writes": summary["medusa_writes"] + others["writes"],
-        "rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "rss_mb": round(peak_kb / 1024, 1),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "log": str(log_path),
     }
@@ -226,6 +263,7 @@ def measure_size(size: int, args: argparse.Namespace, info, workdir: Path) -> di
             batch_size=args.batch_size,
             workdir=workdir,
             log_dir=args.log_dir,
+            dagster_yaml=args.dagster_yaml,
         )
         print("  full sync: reset, sync-pipeline sync into the empty store", flush=True)
         stack.reset_store()
@@ -285,6 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-resync", action="store_true", help="measure no re-sync")
     parser.add_argument(
+        "--dagster-yaml",
+        type=Path,
+        help="instance settings for the sync runs instead of the project's dagster.yaml",
+    )
+    parser.add_argument(
         "--out", type=Path, default=RESULTS_DIR / "latest.json", help="JSON results file"
     )
     args = parser.parse_args(argv)
@@ -304,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             "page_size": args.page_size,
             "batch_size": args.batch_size,
             "seed": args.seed,
+            "dagster_yaml": str(args.dagster_yaml or REPO_ROOT / "dagster.yaml"),
             "medusa": info.base_url,
         },
     }
