@@ -49,6 +49,7 @@ class FloorResult:
     reads: int
     writes: int
     phases: dict[str, float] = field(default_factory=dict)
+    batch_seconds: list[float] = field(default_factory=list)
     page_size: int = 100
     batch_size: int = 100
     concurrency: int = CREATE_CONCURRENCY
@@ -146,12 +147,15 @@ def run_floor(
         for p in products
     ]
     cut = batches(bodies, page_size, batch_size)
+    batch_seconds = []
     for batch in cut:
+        sent = time.monotonic()
         answer = client.post(
             "/admin/products/batch", {"create": batch}, params={"fields": BATCH_RESPONSE_FIELDS}
         )
         if len(answer.get("created", [])) != len(batch):
             raise RuntimeError(f"batch created {len(answer.get('created', []))} of {len(batch)}")
+        batch_seconds.append(round(time.monotonic() - sent, 3))
     lap("products")
     seconds = time.monotonic() - started
     return FloorResult(
@@ -163,6 +167,7 @@ def run_floor(
         reads=client.request_counts["read"] - before.get("read", 0),
         writes=client.request_counts["write"] - before.get("write", 0),
         phases=phases,
+        batch_seconds=batch_seconds,
         page_size=page_size,
         batch_size=batch_size,
     )
