@@ -11,10 +11,10 @@ import os
 
 import dagster as dg
 
-# Measured (bench/): pages of 1,000 cut Dagster's per-run overhead tenfold against pages of
-# 100 at no cost in memory; 20 of them hold 20,000 products.
-DEFAULT_PAGE_SIZE = 1000
-DEFAULT_PAGE_COUNT = 20
+# Measured (bench/): pages of 500 sync 10,000 products 1.7x faster than pages of 100 (a
+# fifth of the Dagster runs) with RSS still flat; 40 of them hold 20,000 products.
+DEFAULT_PAGE_SIZE = 500
+DEFAULT_PAGE_COUNT = 40
 
 
 def _positive_int_env(name: str, default: int) -> int:
