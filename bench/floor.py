@@ -34,7 +34,8 @@ from sync_pipeline.mapping import (
 )
 from sync_pipeline.medusa import MedusaClient
 from sync_pipeline.models import to_json
-from sync_pipeline.upsert import BATCH_RESPONSE_FIELDS, CREATE_CONCURRENCY, ensure_store
+from sync_pipeline.store_setup import CREATE_CONCURRENCY, ensure_store
+from sync_pipeline.upsert import BATCH_RESPONSE_FIELDS
 
 FETCH_PAGE = 1000
 

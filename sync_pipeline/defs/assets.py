@@ -30,12 +30,8 @@ from sync_pipeline.mapping import (
     normalize_categories,
     normalize_products,
 )
-from sync_pipeline.upsert import (
-    PlannedChange,
-    ProductUpserter,
-    ensure_categories,
-    ensure_store,
-)
+from sync_pipeline.store_setup import ensure_categories, ensure_store
+from sync_pipeline.upsert import PlannedChange, ProductUpserter
 
 GROUP = "catalog_sync"
 OWNERS = ["team:data-engineering"]
