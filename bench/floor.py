@@ -27,13 +27,13 @@ from sync_pipeline.mapping import (
     SOURCE_NAME,
     NormalizedProduct,
     SourceCategory,
-    build_create,
     category_handle,
     normalize_categories,
     normalize_products,
 )
 from sync_pipeline.medusa import MedusaClient
 from sync_pipeline.models import to_json
+from sync_pipeline.payloads import build_create
 from sync_pipeline.store_setup import CREATE_CONCURRENCY, ensure_store
 from sync_pipeline.upsert import BATCH_RESPONSE_FIELDS
 

@@ -21,8 +21,6 @@ from sync_pipeline.mapping import (
     RejectedRecord,
     SourceCategory,
     StoreContext,
-    build_create,
-    build_update,
     category_handle,
     category_name,
     changed_fields,
@@ -31,6 +29,7 @@ from sync_pipeline.mapping import (
 )
 from sync_pipeline.medusa import MedusaAuthError, MedusaClient, MedusaError, MedusaUnavailable
 from sync_pipeline.models import ExistingProduct, to_json
+from sync_pipeline.payloads import build_create, build_update
 from sync_pipeline.store_setup import (
     AMBIGUOUS_WRITE_ATTEMPTS,
     ensure_categories,

@@ -1,0 +1,182 @@
+"""Medusa payloads for a normalized product: the create body, and an update that keeps
+every merchant edit. Pure functions: no I/O.
+
+Updates send only the fields the sync owns (see ``mapping.desired_state``) and rebuild
+Medusa's replace-all sets (images, categories, tags, variants, prices) from what is
+already there plus what the source says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sync_pipeline.mapping import (
+    DEFAULT_OPTION,
+    FINGERPRINT_KEY,
+    METADATA_FIELDS,
+    OWNED_CATEGORY_KEY,
+    OWNED_IMAGES_KEY,
+    OWNED_TAGS_KEY,
+    NormalizedProduct,
+    StoreContext,
+    fingerprint,
+)
+from sync_pipeline.models import (
+    ExistingProduct,
+    IdRef,
+    ImageRef,
+    MedusaOption,
+    MedusaPrice,
+    MedusaProductCreate,
+    MedusaProductUpdate,
+    MedusaVariant,
+)
+
+
+def _owned_metadata(
+    product: NormalizedProduct, currency_code: str, category_id: str, tag_ids: list[str]
+) -> dict[str, Any]:
+    return {
+        **product.metadata,
+        FINGERPRINT_KEY: fingerprint(product, currency_code),
+        OWNED_IMAGES_KEY: list(product.images),
+        OWNED_CATEGORY_KEY: category_id,
+        OWNED_TAGS_KEY: tag_ids,
+    }
+
+
+def _default_variant(product: NormalizedProduct, currency_code: str) -> MedusaVariant:
+    """The one variant a source product becomes: its SKU, price and size; stock not managed."""
+    return MedusaVariant(
+        title=DEFAULT_OPTION,
+        sku=product.sku,
+        manage_inventory=False,
+        weight=product.weight,
+        length=product.length,
+        height=product.height,
+        width=product.width,
+        prices=[MedusaPrice(currency_code=currency_code, amount=product.price)],
+        options={DEFAULT_OPTION: DEFAULT_OPTION},
+    )
+
+
+def build_create(
+    product: NormalizedProduct,
+    store: StoreContext,
+    category_id: str,
+    tag_ids: list[str],
+) -> MedusaProductCreate:
+    return MedusaProductCreate(
+        title=product.title,
+        handle=product.handle,
+        external_id=product.external_id,
+        status="published",
+        description=product.description,
+        thumbnail=product.thumbnail,
+        images=[ImageRef(url=url) for url in product.images],
+        categories=[IdRef(id=category_id)],
+        tags=[IdRef(id=tag_id) for tag_id in tag_ids],
+        options=[MedusaOption(title=DEFAULT_OPTION, values=[DEFAULT_OPTION])],
+        variants=[_default_variant(product, store.currency_code)],
+        sales_channels=[IdRef(id=store.sales_channel_id)] if store.sales_channel_id else [],
+        shipping_profile_id=store.shipping_profile_id,
+        weight=product.weight,
+        length=product.length,
+        height=product.height,
+        width=product.width,
+        metadata=_owned_metadata(product, store.currency_code, category_id, tag_ids),
+    )
+
+
+def _replace_owned(
+    current: list[str], previously_owned: Iterable[str], owned: list[str]
+) -> list[str]:
+    """A replace-all set: the merchant's members kept, the sync's members swapped for new ones."""
+    dropped = set(previously_owned) | set(owned)
+    return owned + [item for item in dict.fromkeys(current) if item not in dropped]
+
+
+def build_update(
+    product: NormalizedProduct,
+    existing: ExistingProduct,
+    store: StoreContext,
+    category_id: str,
+    tag_ids: list[str],
+) -> MedusaProductUpdate:
+    """An update that rewrites owned fields and keeps every merchant edit."""
+    meta = existing.metadata or {}
+    previous_images = meta.get(OWNED_IMAGES_KEY) or []
+    image_ids = {image.url: image.id for image in existing.images}
+    image_urls = _replace_owned(
+        [image.url for image in existing.images], previous_images, list(product.images)
+    )
+    previous_category = meta.get(OWNED_CATEGORY_KEY)
+    categories = _replace_owned(
+        [ref.id for ref in existing.categories],
+        [previous_category] if previous_category else [],
+        [category_id],
+    )
+    tags = _replace_owned(
+        [ref.id for ref in existing.tags], meta.get(OWNED_TAGS_KEY) or [], tag_ids
+    )
+    # Metadata is merged by Medusa: an empty string deletes a key the source no longer has.
+    metadata: dict[str, Any] = {key: "" for key in METADATA_FIELDS.values() if key in meta}
+    metadata.update(_owned_metadata(product, store.currency_code, category_id, tag_ids))
+    return MedusaProductUpdate(
+        id=existing.id,
+        external_id=product.external_id,
+        title=product.title,
+        status="published",
+        description=product.description,
+        thumbnail=product.thumbnail,
+        images=[ImageRef(id=image_ids.get(url), url=url) for url in image_urls],
+        categories=[IdRef(id=cid) for cid in categories],
+        tags=[IdRef(id=tid) for tid in tags],
+        variants=_updated_variants(product, existing, store.currency_code),
+        weight=product.weight,
+        length=product.length,
+        height=product.height,
+        width=product.width,
+        metadata=metadata,
+    )
+
+
+def _updated_variants(
+    product: NormalizedProduct, existing: ExistingProduct, currency_code: str
+) -> list[MedusaVariant]:
+    """The whole variant set: the sync's variant updated, every other variant kept as is."""
+    if not existing.variants:
+        return [_default_variant(product, currency_code)]
+    ours = next(
+        (v for v in existing.variants if product.sku and v.sku == product.sku),
+        existing.variants[0],
+    )
+    prices = [
+        MedusaPrice(id=price.id, currency_code=price.currency_code, amount=price.amount)
+        for price in ours.prices
+        if price.currency_code != currency_code
+    ]
+    own_price = next((p for p in ours.prices if p.currency_code == currency_code), None)
+    prices.insert(
+        0,
+        MedusaPrice(
+            id=own_price.id if own_price else None,
+            currency_code=currency_code,
+            amount=product.price,
+        ),
+    )
+    return [
+        MedusaVariant(
+            id=variant.id,
+            sku=product.sku,
+            weight=product.weight,
+            length=product.length,
+            height=product.height,
+            width=product.width,
+            prices=prices,
+        )
+        if variant.id == ours.id
+        else MedusaVariant(id=variant.id)
+        for variant in existing.variants
+    ]

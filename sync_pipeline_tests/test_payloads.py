@@ -1,0 +1,108 @@
+"""Medusa payloads from the real DummyJSON data: what a create carries, what an update keeps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sync_pipeline.mapping import (
+    OWNED_CATEGORY_KEY,
+    OWNED_IMAGES_KEY,
+    OWNED_TAGS_KEY,
+    StoreContext,
+    normalize_products,
+)
+from sync_pipeline.models import ExistingProduct, to_json
+from sync_pipeline.payloads import build_create, build_update
+
+STORE = StoreContext(currency_code="usd", sales_channel_id="sc_1", shipping_profile_id="sp_1")
+
+
+@pytest.fixture(scope="module")
+def normalized(shared_data_dir):
+    products = json.loads((shared_data_dir / "products.json").read_text(encoding="utf-8"))
+    good, _ = normalize_products(products)
+    return {p.source_id: p for p in good}
+
+
+def test_create_payload_carries_everything_the_sync_owns(normalized):
+    product = normalized[1]
+    body = to_json(build_create(product, STORE, "cat_beauty", ["tag_a", "tag_b"]))
+    assert body["external_id"] == "dummyjson:1"
+    assert body["status"] == "published"
+    assert body["handle"] == "essence-mascara-lash-princess-1"
+    assert body["categories"] == [{"id": "cat_beauty"}]
+    assert body["tags"] == [{"id": "tag_a"}, {"id": "tag_b"}]
+    assert body["sales_channels"] == [{"id": "sc_1"}]
+    assert body["shipping_profile_id"] == "sp_1"
+    assert body["options"] == [{"title": "Default", "values": ["Default"]}]
+    variant = body["variants"][0]
+    assert variant["sku"] == "BEA-ESS-ESS-001"
+    assert variant["options"] == {"Default": "Default"}
+    assert variant["manage_inventory"] is False
+    assert body["thumbnail"].endswith("thumbnail.webp")
+    assert len(body["images"]) == 1
+    assert body["weight"] == 4 and body["length"] == 22.99
+    meta = body["metadata"]
+    assert meta["brand"] == "Essence" and meta["rating"] == 2.56 and meta["stock"] == 99
+    assert meta["discount_percentage"] == 10.48
+    assert meta[OWNED_CATEGORY_KEY] == "cat_beauty"
+    assert meta[OWNED_TAGS_KEY] == ["tag_a", "tag_b"]
+
+
+def test_missing_brand_is_left_out_not_null(normalized):
+    body = to_json(build_create(normalized[16], STORE, "cat", []))
+    assert "brand" not in body["metadata"]
+
+
+def test_update_keeps_merchant_edits(normalized):
+    product = normalized[1]
+    existing = ExistingProduct.model_validate(
+        {
+            "id": "prod_1",
+            "external_id": "dummyjson:1",
+            "status": "published",
+            "metadata": {
+                OWNED_IMAGES_KEY: ["https://old/1.webp"],
+                OWNED_CATEGORY_KEY: "cat_old",
+                OWNED_TAGS_KEY: ["tag_old"],
+                "brand": "Essence",
+                "merchant_note": "keep me",
+            },
+            "variants": [
+                {
+                    "id": "var_1",
+                    "sku": "BEA-ESS-ESS-001",
+                    "prices": [
+                        {"id": "price_usd", "currency_code": "usd", "amount": 1},
+                        {"id": "price_eur", "currency_code": "eur", "amount": 8},
+                    ],
+                },
+                {"id": "var_merchant", "sku": "EXTRA", "prices": []},
+            ],
+            "images": [
+                {"id": "img_old", "url": "https://old/1.webp"},
+                {"id": "img_merchant", "url": "https://merchant/1.png"},
+            ],
+            "categories": [{"id": "cat_old"}, {"id": "cat_merchant"}],
+            "tags": [{"id": "tag_old"}, {"id": "tag_merchant"}],
+        }
+    )
+    body = to_json(build_update(product, existing, STORE, "cat_new", ["tag_new"]))
+    assert body["id"] == "prod_1"
+    assert "handle" not in body  # the storefront URL is never changed by a sync
+    assert [c["id"] for c in body["categories"]] == ["cat_new", "cat_merchant"]
+    assert [t["id"] for t in body["tags"]] == ["tag_new", "tag_merchant"]
+    urls = [i["url"] for i in body["images"]]
+    assert urls[-1] == "https://merchant/1.png" and "https://old/1.webp" not in urls
+    assert {"id": "img_merchant", "url": "https://merchant/1.png"} in body["images"]
+    ours, merchants = body["variants"]
+    assert merchants == {"id": "var_merchant"}
+    assert ours["id"] == "var_1"
+    assert ours["prices"] == [
+        {"id": "price_usd", "currency_code": "usd", "amount": 9.99},
+        {"id": "price_eur", "currency_code": "eur", "amount": 8.0},
+    ]
+    assert "merchant_note" not in body["metadata"]  # merged by Medusa, so left untouched
+    assert body["metadata"]["brand"] == "Essence"
