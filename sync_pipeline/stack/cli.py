@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from sync_pipeline.stack import core
 from sync_pipeline.stack.config import StackError, tail
@@ -33,29 +34,30 @@ def _print_status() -> bool:
     return result.up
 
 
-def cmd_up(args: argparse.Namespace) -> int:
+def _run(command: str, action: Callable[[], object]) -> int:
+    """Run one stack action: 0, or the failed step and its log's tail."""
     try:
-        core.up(out=_say)
+        action()
     except StackError as exc:
-        return _fail("up", exc)
-    _print_status()
+        return _fail(command, exc)
     return 0
+
+
+def _up() -> None:
+    core.up(out=_say)
+    _print_status()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    return _run("up", _up)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    try:
-        core.down(out=_say)
-    except StackError as exc:
-        return _fail("down", exc)
-    return 0
+    return _run("down", lambda: core.down(out=_say))
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    try:
-        core.reset_store(out=_say)
-    except StackError as exc:
-        return _fail("reset", exc)
-    return 0
+    return _run("reset", lambda: core.reset_store(out=_say))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
