@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import shutil
@@ -32,8 +31,7 @@ from typing import Any
 
 from bench import report
 from bench.floor import read_source, run_floor
-from sync_pipeline.defs.partitions import DEFAULT_PAGE_SIZE
-from sync_pipeline.settings import REPO_ROOT, SHARED_DATA_DIR
+from sync_pipeline.settings import REPO_ROOT, SHARED_DATA_DIR, SyncSettings
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 DEFAULT_SIZES = (194, 1_000, 10_000)
@@ -108,6 +106,7 @@ def run_sync(
     log_dir: Path,
     wrapper: list[str] | None = None,
     dagster_yaml: Path | None = None,
+    concurrency: int | None = None,
 ) -> dict[str, Any]:
     """One ``sync-pipeline sync`` subprocess with a fresh DAGSTER_HOME; its figures.
 
@@ -118,7 +117,6 @@ def run_sync(
     if dagster_yaml:
         shutil.copyfile(dagster_yaml, home / "dagster.yaml")
     summary_path = home / "summary.json"
-    page_count = max(10, math.ceil(size / page_size))
     env = {
         **os.environ,
         "DUMMYJSON_BASE_URL": source_url,
@@ -126,8 +124,8 @@ def run_sync(
         "MEDUSA_BASE_URL": medusa_url,
         "MEDUSA_API_KEY": api_key,
         "SYNC_PAGE_SIZE": str(page_size),
-        "SYNC_PAGE_COUNT": str(page_count),
         "SYNC_BATCH_SIZE": str(batch_size),
+        **({"SYNC_MEDUSA_CONCURRENCY": str(concurrency)} if concurrency else {}),
     }
     command = [
         *(wrapper or []),
@@ -154,7 +152,7 @@ def run_sync(
         "wall_s": round(wall, 3),
         "sync_s": summary["seconds"],
         "pages": summary["pages"],
-        "page_count": page_count,
+        "concurrency": concurrency or SyncSettings.medusa_concurrency,
         **{key: summary[key] for key in ("created", "updated", "unchanged", "failed")},
         # The summary counts every run of the sync: categories/store, pages, archival.
         "reads": summary["medusa_reads"],
@@ -252,6 +250,17 @@ def measure_size(size: int, args: argparse.Namespace, info, workdir: Path) -> di
             f"RSS {full['rss_mb']:.0f} MB",
             flush=True,
         )
+        for level in args.concurrency:
+            print(f"  full sync, SYNC_MEDUSA_CONCURRENCY={level}: reset, sync", flush=True)
+            stack.reset_store()
+            run = run_sync(f"full-c{level}", **common, concurrency=level)
+            result.setdefault("concurrency", {})[str(level)] = run
+            vs_floor = floor.seconds / run["wall_s"] if run["wall_s"] else 0
+            print(
+                f"    {run['wall_s']:.1f} s, {size / run['wall_s']:.0f} products/s, "
+                f"{vs_floor:.2f}x the floor's throughput",
+                flush=True,
+            )
         if not args.skip_resync:
             print("  re-sync: sync-pipeline sync again, nothing changed", flush=True)
             resync = run_sync("resync", **common)
@@ -289,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--page-size",
         type=int,
-        default=_env_int("SYNC_PAGE_SIZE", DEFAULT_PAGE_SIZE),
+        default=_env_int("SYNC_PAGE_SIZE", SyncSettings.page_size),
         help="SYNC_PAGE_SIZE for the sync (and the floor's cut); default: env or the engine's",
     )
     parser.add_argument(
@@ -299,6 +308,12 @@ def main(argv: list[str] | None = None) -> int:
         help="SYNC_BATCH_SIZE for the sync (and the floor's cut); default: env or 100",
     )
     parser.add_argument("--skip-resync", action="store_true", help="measure no re-sync")
+    parser.add_argument(
+        "--concurrency",
+        type=parse_sizes,
+        default=[],
+        help="also time a full sync with each SYNC_MEDUSA_CONCURRENCY given (e.g. 1,2,4)",
+    )
     parser.add_argument(
         "--dagster-yaml",
         type=Path,

@@ -20,10 +20,10 @@ import requests
 from pydantic import ValidationError
 
 from sync_pipeline.models import DummyJSONPage
+from sync_pipeline.settings import DEFAULT_DUMMYJSON_URL
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://dummyjson.com"
 # DummyJSON's rate limit window is 10 s: a 429 without Retry-After waits that long.
 DEFAULT_RATE_LIMIT_WAIT = 10.0
 
@@ -39,7 +39,7 @@ class SourceUnavailable(SourceError):
 class DummyJSONClient:
     def __init__(
         self,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str = DEFAULT_DUMMYJSON_URL,
         *,
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
@@ -73,6 +73,14 @@ class DummyJSONClient:
             raise SourceError(
                 f"GET /products?skip={skip}&limit={limit} is not a product page: {error}"
             ) from error
+
+    def fetch_total(self) -> int:
+        """How many products the source has (one product's id is all it sends besides)."""
+        body = self._get_json("/products", {"limit": 1, "skip": 0, "select": "id"})
+        try:
+            return DummyJSONPage.model_validate(body).total
+        except ValidationError as error:
+            raise SourceError(f"GET /products?limit=1 is not a product page: {error}") from error
 
     def fetch_categories(self) -> list[Any]:
         """The category list, in whichever shape the server speaks (objects or bare slugs)."""

@@ -5,10 +5,12 @@ them when that process dies, however it dies (``kill -9`` included): a dead sync
 lock is simply free for the next one, with nothing to clean up. The file only records
 who holds the lock, for the message a waiting or refused sync prints.
 
-Two places take it: ``sync-pipeline sync`` for the whole sync (a second one refuses at
-once), and every Medusa-writing run launched elsewhere (the schedule, a re-run from the
-UI), which waits for it. A run inside a CLI sync sees that its own process already
-holds the lock and goes ahead.
+Two places take it: ``sync-pipeline sync`` holds it exclusively for the whole sync (a
+second one refuses at once), and every Medusa-writing run launched by Dagster (the
+schedule, the sensor, the UI) holds it shared, so the pages of one Dagster sync can run
+side by side while a CLI sync waits for all of them, and they for it. A run inside a CLI
+sync (or one of its workers, which inherit the lock) sees that it is already held and goes
+ahead.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ def describe_holder(path: Path) -> str:
         holder = json.loads(path.read_text(encoding="utf-8") or "{}")
     except (OSError, ValueError):
         holder = {}
-    if not holder:
-        return "another sync"
+    if not holder:  # only shared holders: runs launched by Dagster
+        return "a sync running in Dagster"
     return (
         f"another sync (pid {holder.get('pid')} on {holder.get('host')}, "
         f"started {holder.get('started')}, {holder.get('what')})"
@@ -55,9 +57,15 @@ def describe_holder(path: Path) -> str:
 
 @contextlib.contextmanager
 def sync_lock(
-    path: Path, *, what: str, wait_seconds: float = 0.0, poll_seconds: float = 0.5
+    path: Path,
+    *,
+    what: str,
+    wait_seconds: float = 0.0,
+    poll_seconds: float = 0.5,
+    shared: bool = False,
 ) -> Iterator[None]:
-    """Hold the sync lock for the block; re-entrant within one process.
+    """Hold the sync lock for the block (``shared`` with other shared holders, or alone);
+    re-entrant within one process.
 
     Raises ``SyncBusy`` naming the holder if it is not free within ``wait_seconds``.
     """
@@ -71,7 +79,7 @@ def sync_lock(
     try:
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
@@ -86,14 +94,16 @@ def sync_lock(
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "what": what,
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        if not shared:  # shared holders leave the record of the last exclusive one alone
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(holder).encode(), 0)
         _held[key] = fd
         try:
             yield
         finally:
             del _held[key]
-            os.ftruncate(fd, 0)
+            if not shared:
+                os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

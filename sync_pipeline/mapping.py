@@ -257,6 +257,14 @@ def normalize_products(
 
 
 @dataclass(frozen=True)
+class NormalizedPage:
+    """One source page after validation: the products to write and the records set aside."""
+
+    products: list[NormalizedProduct]
+    rejected: list[RejectedRecord]
+
+
+@dataclass(frozen=True)
 class StoreContext:
     """What every product written to this store needs, read once per run."""
 

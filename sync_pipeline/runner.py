@@ -1,29 +1,47 @@
-"""A full sync through Dagster, run by ``sync-pipeline sync``: the same assets as the UI's.
+"""``sync-pipeline sync``: the same plan as the sensor's, executed in this process.
 
-Each run is executed in this process but recorded in the Dagster instance at
-``DAGSTER_HOME``, so ``dagster dev`` shows it, its metadata and its failed pages.
-Order: one run for categories and store, then one run per page (a failed page fails
-alone and can be re-run from the UI).
+Each run is executed here but recorded in the Dagster instance at ``DAGSTER_HOME``, so
+``dagster dev`` shows it, its metadata and its failed pages. Order, as the plan says: the
+catalog run (categories, store, the source's size and its pages), then the pages the
+catalog needs (``SYNC_MEDUSA_CONCURRENCY`` at a time, in forked workers that share this
+process's sync lock), then archival after a complete cycle.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from sync_pipeline.definitions import build_definitions
-from sync_pipeline.defs.assets import CATALOG_FITS_CHECK, RECORDS_SYNCED_CHECK
-from sync_pipeline.defs.partitions import CAPACITY, PAGE_COUNT, page_key, pages_needed
-from sync_pipeline.defs.schedules import ARCHIVAL_ASSETS, CATALOG_ASSETS, PAGE_ASSETS
-from sync_pipeline.settings import LOCAL_DIR, REPO_ROOT
+from sync_pipeline.defs.automation import prepare_instance
+from sync_pipeline.defs.medusa_assets import RECORDS_SYNCED_CHECK
+from sync_pipeline.defs.partitions import page_key, page_keys, register_pages, registered_pages
+from sync_pipeline.defs.plan import (
+    ARCHIVAL_ASSETS,
+    CATALOG_ASSETS,
+    DOOR_TAG,
+    PAGE_ASSETS,
+    STORE_SETUP,
+    next_steps,
+)
+from sync_pipeline.defs.reports import (
+    ArchivalReport,
+    CatalogReport,
+    FetchReport,
+    RequestCounts,
+    WriteReport,
+)
+from sync_pipeline.settings import LOCAL_DIR, REPO_ROOT, SyncSettings
 
 DEFAULT_DAGSTER_HOME = LOCAL_DIR / "dagster_home"
 COUNT_KEYS = ("created", "updated", "unchanged", "failed")
@@ -66,16 +84,8 @@ class SyncSummary:
     archival_ok: bool = True
     archived: int = 0
     archival_note: str = ""
-    # Medusa requests of the categories/store and archival runs (pages keep their own).
-    other_requests: Counter = field(default_factory=Counter)
-
-    def add_requests(self, metadata: dict[str, Any]) -> None:
-        for key in REQUEST_KEYS:
-            self.other_requests[key] += int(metadata.get(key, 0))
-
-    @property
-    def capacity_exceeded(self) -> bool:
-        return self.total is not None and self.total > CAPACITY
+    # Medusa requests of the catalog and archival runs (pages keep their own).
+    other_requests: RequestCounts = RequestCounts()
 
     @property
     def ok(self) -> bool:
@@ -83,12 +93,17 @@ class SyncSummary:
             self.catalog_ok
             and bool(self.pages)
             and all(p.ok for p in self.pages)
-            and not self.capacity_exceeded
             and self.archival_ok
         )
 
     def count(self, key: str) -> int:
         return sum(p.counts.get(key, 0) for p in self.pages)
+
+    def requests(self, key: str) -> int:
+        """Medusa requests of the whole sync (``medusa_reads`` or ``medusa_writes``)."""
+        return sum(p.requests.get(key, 0) for p in self.pages) + int(
+            self.other_requests.to_metadata()[key]
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -104,10 +119,6 @@ class SyncSummary:
             "archival_note": self.archival_note,
             "catalog_error": self.catalog_error,
         }
-
-    def requests(self, key: str) -> int:
-        """Medusa requests of the whole sync (``medusa_reads`` or ``medusa_writes``)."""
-        return sum(p.requests.get(key, 0) for p in self.pages) + self.other_requests[key]
 
 
 # Dagster's console logs go to the run's event log (and the UI); the CLI prints a summary.
@@ -147,130 +158,132 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
     return "; ".join(dict.fromkeys(messages)) or "run failed"
 
 
-def _check_metadata(result: dg.ExecuteInProcessResult, check_name: str) -> dict[str, Any] | None:
+def _check_metadata(result: dg.ExecuteInProcessResult, check_name: str) -> dict[str, Any]:
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if evaluation.check_name == check_name:
-                return {key: value.value for key, value in evaluation.metadata.items()}
-    return None
-
-
-def _dry_run_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
-    """A dry run's plan, observed (not materialized) on ``medusa_products``."""
-    for observation in result.asset_observations_for_node("medusa_products"):
-        meta = {key: value.value for key, value in observation.metadata.items()}
-        return {
-            "created": meta["would_create"],
-            "updated": meta["would_update"],
-            "unchanged": meta["unchanged"],
-            "failed": meta["would_fail"],
-            "failed_records": observation.metadata.get("failed_records"),
-            "plan": meta["plan"],
-            "medusa_reads": meta.get("medusa_reads", 0),
-            "medusa_writes": meta.get("medusa_writes", 0),
-        }
+                return dict(evaluation.metadata)
     return {}
 
 
-def _materialization_metadata(result: dg.ExecuteInProcessResult, node: str) -> dict[str, Any]:
+def _materialized(result: dg.ExecuteInProcessResult, node: str) -> dict[str, Any]:
     for materialization in result.asset_materializations_for_node(node):
-        return {key: value.value for key, value in materialization.metadata.items()}
+        return dict(materialization.metadata)
+    return {}
+
+
+def _observed(result: dg.ExecuteInProcessResult, node: str) -> dict[str, Any]:
+    for observation in result.asset_observations_for_node(node):
+        return dict(observation.metadata)
     return {}
 
 
 class SyncRunner:
-    """Runs the sync's Dagster runs in order and gathers what they report."""
+    """Runs the plan's Dagster runs in this process and gathers what they report."""
 
     def __init__(
         self,
         instance: dg.DagsterInstance,
+        settings: SyncSettings,
         resources: dict[str, dg.ConfigurableResource] | None = None,
         run_tags: dict[str, str] | None = None,
     ) -> None:
         self.instance = instance
-        self.job = build_definitions(resources).resolve_implicit_global_asset_job_def()
-        self.run_tags = run_tags or {}
+        self.settings = settings
+        self.job = build_definitions(settings, resources).resolve_implicit_global_asset_job_def()
+        self.run_tags = {**(run_tags or {}), DOOR_TAG: "cli"}
 
-    def run_catalog(self) -> dg.ExecuteInProcessResult:
+    def _execute(self, selection, run_config=None, partition_key=None, tags=None):
         return self.job.execute_in_process(
             instance=self.instance,
-            asset_selection=CATALOG_ASSETS,
-            run_config=QUIET_RUN_CONFIG,
-            tags=self.run_tags,
+            asset_selection=selection,
+            partition_key=partition_key,
+            run_config={**QUIET_RUN_CONFIG, **(run_config or {})},
+            tags={**self.run_tags, **(tags or {})},
             raise_on_error=False,
         )
+
+    def run_catalog(self) -> dg.ExecuteInProcessResult:
+        return self._execute(CATALOG_ASSETS)
 
     def run_page(self, key: str, dry_run: bool = False) -> PageOutcome:
         started = time.monotonic()
-        run_config = dict(QUIET_RUN_CONFIG)
-        if dry_run:
-            run_config["ops"] = {"medusa_products": {"config": {"dry_run": True}}}
-        result = self.job.execute_in_process(
-            instance=self.instance,
-            asset_selection=PAGE_ASSETS,
+        result = self._execute(
+            PAGE_ASSETS,
+            {"ops": {"medusa_products": {"config": {"dry_run": True}}}} if dry_run else None,
             partition_key=key,
-            run_config=run_config,
-            tags={**self.run_tags, "sync/dry_run": str(dry_run).lower()},
-            raise_on_error=False,
+            tags={"sync/dry_run": str(dry_run).lower()},
         )
-        page = _materialization_metadata(result, "dummyjson_product_pages")
-        fits = _check_metadata(result, CATALOG_FITS_CHECK) or {}
-        if dry_run:
-            synced = _dry_run_metadata(result)
-        else:
-            synced = _check_metadata(result, RECORDS_SYNCED_CHECK) or {}
-            synced["plan"] = _materialization_metadata(result, "medusa_products").get("changes")
-        failed_table = synced.get("failed_records")
+        fetched = _materialized(result, "dummyjson_product_pages")
+        page = FetchReport.from_metadata(fetched) if fetched else None
+        written = _check_metadata(result, RECORDS_SYNCED_CHECK)
+        report = WriteReport.from_metadata(written) if written else None
         return PageOutcome(
             key=key,
             ok=result.success,
             seconds=time.monotonic() - started,
-            products=int(page.get("products", 0)),
-            total=page.get("total", fits.get("total")),
-            fetch_attempts=int(page.get("fetch_attempts", 0)),
-            counts={k: int(synced[k]) for k in COUNT_KEYS if k in synced},
-            requests={k: int(synced[k]) for k in REQUEST_KEYS if k in synced},
-            failed_records=[dict(r.data) for r in failed_table.records] if failed_table else [],
+            products=page.products if page else 0,
+            total=page.total if page else None,
+            fetch_attempts=page.fetch_attempts if page else 0,
+            counts=report.counts() if report else {},
+            requests=report.requests.to_metadata() if report else {},
+            failed_records=[r.as_row() for r in report.failed_records] if report else [],
             error=None if result.success else _failure_message(result),
             run_id=result.run_id,
-            plan=synced.get("plan") or "",
+            plan=report.changes if report else "",
         )
 
     def run_archival(self, summary: SyncSummary, dry_run: bool, allow_mass_archive: bool) -> None:
         config = {"dry_run": dry_run, "allow_mass_archive": allow_mass_archive}
-        result = self.job.execute_in_process(
-            instance=self.instance,
-            asset_selection=ARCHIVAL_ASSETS,
-            run_config={
-                **QUIET_RUN_CONFIG,
-                "ops": {"medusa_archived_products": {"config": config}},
-            },
-            tags=self.run_tags,
-            raise_on_error=False,
+        result = self._execute(
+            ARCHIVAL_ASSETS, {"ops": {"medusa_archived_products": {"config": config}}}
         )
         summary.archival_ok = result.success
         if not result.success:
             summary.archival_note = _failure_message(result)
             return
-        if dry_run:
-            for observation in result.asset_observations_for_node("medusa_archived_products"):
-                meta = {key: value.value for key, value in observation.metadata.items()}
-                summary.archived = int(meta["would_archive"])
-                ids = ", ".join(str(p["source_id"]) for p in meta["vanished"])
-                summary.archival_note = meta["refusal"] or (f"source ids {ids}" if ids else "")
-            return
-        meta = _materialization_metadata(result, "medusa_archived_products")
-        summary.add_requests(meta)
-        summary.archived = int(meta.get("archived", 0))
-        summary.archival_note = meta.get("skipped_because", "")
+        node = "medusa_archived_products"
+        metadata = _observed(result, node) if dry_run else _materialized(result, node)
+        report = ArchivalReport.from_metadata(metadata)
+        summary.other_requests += report.requests
+        summary.archived = report.archived
+        ids = ", ".join(str(p.source_id) for p in report.vanished)
+        summary.archival_note = (
+            report.refusal or report.skipped_because or (f"source ids {ids}" if ids else "")
+        )
 
-    def has_catalog(self) -> bool:
+    def has_store_setup(self) -> bool:
         """Whether categories and store were ever set up (a dry run reads, never writes, them)."""
         return all(
-            self.instance.get_latest_materialization_event(key) is not None
-            for key in CATALOG_ASSETS
+            self.instance.get_latest_materialization_event(key) is not None for key in STORE_SETUP
         )
+
+    def run_pages(
+        self, keys: list[str], dry_run: bool, on_page: Callable[[PageOutcome], None] | None
+    ) -> list[PageOutcome]:
+        """Run ``keys``, up to ``medusa_concurrency`` at a time, reporting each as it ends."""
+        workers = min(self.settings.medusa_concurrency, len(keys))
+        ref = self.instance.get_ref() if not self.instance.is_ephemeral else None
+        if workers <= 1 or ref is None:
+            outcomes = []
+            for key in keys:
+                outcomes.append(self.run_page(key, dry_run))
+                if on_page:
+                    on_page(outcomes[-1])
+            return outcomes
+        global _WORKER_RUNNER
+        _WORKER_RUNNER = (self, ref)
+        outcomes = {}
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = {pool.submit(_run_page_in_worker, key, dry_run): key for key in keys}
+            for future in as_completed(futures):
+                outcome = future.result()
+                outcomes[outcome.key] = outcome
+                if on_page:
+                    on_page(outcome)
+        return [outcomes[key] for key in keys]
 
     def run(
         self,
@@ -279,15 +292,17 @@ class SyncRunner:
         dry_run: bool = False,
         allow_mass_archive: bool = False,
     ) -> SyncSummary:
-        """Categories and store, then the given pages, or as many pages as the source needs.
-
-        A dry run skips the categories/store run (it writes) and plans each page from the
-        categories and store of the last real sync.
-        """
+        """The catalog run, then the pages the plan asks for (or the given ``pages``), then
+        archival. A dry run writes nothing: it skips the catalog run, plans the pages the
+        instance knows (following the totals they see), and plans archival."""
         started = time.monotonic()
         summary = SyncSummary(dry_run=dry_run)
+        prepare_instance(self.instance, self.settings)
+        end_dead_cli_runs(self.instance)
+        if pages:
+            register_pages(self.instance, list(pages), retire=False)
         if dry_run:
-            summary.catalog_ok = self.has_catalog()
+            summary.catalog_ok = self.has_store_setup()
             if not summary.catalog_ok:
                 summary.catalog_error = (
                     "a dry run plans against the categories and store of a previous sync; "
@@ -296,44 +311,100 @@ class SyncRunner:
                 return summary
         else:
             catalog = self.run_catalog()
-            for node in ("medusa_store", "medusa_category_map"):
-                summary.add_requests(_materialization_metadata(catalog, node))
             summary.catalog_ok = catalog.success
             if not catalog.success:
                 summary.catalog_error = _failure_message(catalog)
-        keys = list(pages) if pages else [page_key(0)]
-        if not summary.catalog_ok and not self.has_catalog():
+            for node in ("medusa_store", "medusa_category_map"):
+                summary.other_requests += RequestCounts.from_metadata(_materialized(catalog, node))
+            read = _materialized(catalog, "dummyjson_catalog")
+            if read:
+                summary.total = CatalogReport.from_metadata(read).total
+        if not summary.catalog_ok and not self.has_store_setup():
             # Pages link products to the store and the categories; with neither there, a page
             # run could only fail on a missing input, which would say nothing about why.
-            for key in keys:
-                outcome = PageOutcome(
-                    key=key,
-                    ok=False,
-                    seconds=0.0,
-                    error="not run: the categories/store run failed and none has ever "
-                    f"succeeded ({summary.catalog_error})",
+            for key in pages or [page_key(0)]:
+                error = (
+                    "not run: the categories/store run failed and none has ever succeeded "
+                    f"({summary.catalog_error})"
                 )
-                summary.pages.append(outcome)
-                if on_page:
-                    on_page(outcome)
+                self._report(summary, [PageOutcome(key, False, 0.0, error=error)], on_page)
             summary.seconds = time.monotonic() - started
             return summary
-        index = 0
-        while index < len(keys):
-            outcome = self.run_page(keys[index], dry_run=dry_run)
-            summary.pages.append(outcome)
-            if on_page:
-                on_page(outcome)
-            if outcome.total is not None:
-                summary.total = outcome.total
-                if not pages:
-                    # Any page may report a larger total than page 000 did (products added
-                    # during the sync land at the end): follow it, or they would be left out.
-                    needed = min(pages_needed(outcome.total), PAGE_COUNT)
-                    keys.extend(page_key(i) for i in range(len(keys), needed))
-            index += 1
-        if not pages:
-            # Archival checks for itself that the cycle is complete before it touches anything.
-            self.run_archival(summary, dry_run, allow_mass_archive)
+        if pages:
+            self._report(summary, self.run_pages(list(pages), dry_run, on_page))
+        elif dry_run or summary.total is None:
+            # No new cycle (a dry run, or the source could not be read): the known pages,
+            # and those the totals they see need; no archival without a complete cycle.
+            self._follow_totals(summary, dry_run, on_page)
+            if dry_run:
+                self.run_archival(summary, dry_run, allow_mass_archive)
+            else:
+                summary.archival_note = "not run: the source's size could not be read"
+        else:
+            self._follow_plan(summary, allow_mass_archive, on_page)
         summary.seconds = time.monotonic() - started
         return summary
+
+    def _report(self, summary, outcomes, on_page=None) -> None:
+        summary.pages.extend(outcomes)
+        for outcome in outcomes:
+            if outcome.total is not None:
+                summary.total = max(summary.total or 0, outcome.total)
+            if on_page:
+                on_page(outcome)
+
+    def _follow_plan(self, summary, allow_mass_archive, on_page) -> None:
+        ran: set[str] = set()
+        while True:
+            plan = next_steps(self.instance, defer_to_backfills=False)
+            steps = [step for step in plan.steps if step.name not in ran]
+            if not steps:
+                failed = [key for key in plan.failed if key != "archival"]
+                if failed and not summary.archival_note:
+                    listing = ", ".join(failed)
+                    summary.archival_note = f"not run: page {listing} did not succeed"
+                return
+            ran.update(step.name for step in steps)
+            keys = [step.partition for step in steps if step.partition is not None]
+            if keys:
+                self._report(summary, self.run_pages(keys, False, on_page))
+            elif plan.archival_due:
+                self.run_archival(summary, False, allow_mass_archive)
+
+    def _follow_totals(self, summary, dry_run, on_page) -> None:
+        keys = registered_pages(self.instance) or [page_key(0)]
+        index = 0
+        while index < len(keys):
+            outcomes = self.run_pages(keys[index:], dry_run, on_page)
+            index = len(keys)
+            self._report(summary, outcomes)
+            if summary.total is not None:
+                keys += page_keys(summary.total, self.settings.page_size)[len(keys) :]
+
+
+_WORKER_RUNNER: tuple[SyncRunner, Any] | None = None
+
+
+def _run_page_in_worker(key: str, dry_run: bool) -> PageOutcome:
+    """In a forked worker: the parent's runner, on its own connection to the instance."""
+    runner, ref = _WORKER_RUNNER
+    with dg.DagsterInstance.from_ref(ref) as instance:
+        runner.instance = instance
+        return runner.run_page(key, dry_run)
+
+
+def end_dead_cli_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the runs of an earlier CLI sync that still look in progress. Called under
+    the CLI's exclusive lock: a CLI sync still running would hold it, so these were killed
+    (``kill -9``, a lost machine) and must not count as pages in flight.
+
+    Returns the run ids ended.
+    """
+    records = instance.get_run_records(
+        dg.RunsFilter(statuses=list(IN_PROGRESS_RUN_STATUSES), tags={DOOR_TAG: "cli"})
+    )
+    for record in records:
+        instance.report_run_failed(
+            record.dagster_run, "Its sync-pipeline sync process ended without finishing it."
+        )
+    return [record.dagster_run.run_id for record in records]

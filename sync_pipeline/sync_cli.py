@@ -77,7 +77,6 @@ def _print_page(outcome) -> None:
 
 def sync(
     pages: list[str] | None = None,
-    resources=None,
     dry_run: bool = False,
     allow_mass_archive: bool = False,
     summary_json: Path | None = None,
@@ -87,7 +86,13 @@ def sync(
 
     from sync_pipeline.locking import SyncBusy, lock_path, sync_lock
     from sync_pipeline.runner import SyncRunner, ensure_dagster_home
+    from sync_pipeline.settings import SettingsError, SyncSettings
 
+    try:
+        settings = SyncSettings.from_environment()
+    except SettingsError as error:
+        print(f"Not syncing: {error}", file=sys.stderr)
+        return 2
     home = ensure_dagster_home()
     mode = "Dry run: planning, nothing is written" if dry_run else "Syncing"
     try:
@@ -95,7 +100,7 @@ def sync(
             print(f"{mode} (Dagster runs recorded in {home})", flush=True)
             on_page = _print_plan if dry_run else _print_page
             with dg.DagsterInstance.get() as instance:
-                summary = SyncRunner(instance, resources).run(
+                summary = SyncRunner(instance, settings).run(
                     pages=pages,
                     on_page=on_page,
                     dry_run=dry_run,
@@ -106,11 +111,6 @@ def sync(
         return 3
     if not summary.catalog_ok:
         print(f"Categories/store setup FAILED: {summary.catalog_error}")
-    if summary.capacity_exceeded:
-        print(
-            f"The source has {summary.total} products, more than the configured pages hold: "
-            "raise SYNC_PAGE_COUNT (or SYNC_PAGE_SIZE)."
-        )
     if not pages:
         state = "OK" if summary.archival_ok else "FAILED"
         note = f" ({summary.archival_note})" if summary.archival_note else ""
@@ -159,7 +159,7 @@ def run_demo(args: argparse.Namespace) -> int:
     code = cmd_up(args)
     if code:
         return code
-    load_local_env()
+    load_local_env()  # what `stack up` just wrote
     with DummyJSONServer(args.data, legacy=args.legacy) as server:
         print(f"Local DummyJSON source: {server.url} serving {args.data}", flush=True)
         os.environ["DUMMYJSON_BASE_URL"] = server.url
@@ -167,9 +167,20 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_ui(args: argparse.Namespace) -> int:
-    from sync_pipeline.runner import ensure_dagster_home
+    import dagster as dg
 
+    from sync_pipeline.defs.automation import prepare_instance
+    from sync_pipeline.runner import ensure_dagster_home
+    from sync_pipeline.settings import SettingsError, SyncSettings
+
+    try:
+        settings = SyncSettings.from_environment()
+    except SettingsError as error:
+        print(f"Not starting the UI: {error}", file=sys.stderr)
+        return 2
     home = ensure_dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        prepare_instance(instance, settings)
     print(f"Dagster UI on http://127.0.0.1:{args.port} (DAGSTER_HOME={home})", flush=True)
     dagster = Path(sys.executable).with_name("dagster")
     os.chdir(REPO_ROOT)

@@ -10,7 +10,7 @@ import pytest
 
 # Fetch retries wait 1, 2, 4 s in production; tests keep the doubling but not the wait.
 os.environ.setdefault("SYNC_FETCH_RETRY_DELAY", "0.01")
-# Pages of 100 (production: 1,000) so that the 194 real products span two pages and every
+# Pages of 100 (production: 500) so that the 194 real products span two pages and every
 # multi-page behaviour (partitions, re-runs, archival's complete cycle) is exercised.
 os.environ.setdefault("SYNC_PAGE_SIZE", "100")
 
@@ -23,7 +23,9 @@ def shared_data_dir() -> Path:
     """The shared DummyJSON data: ``$DUMMYJSON_DATA_DIR``, else ``<repo>/../shared/dummyjson``."""
     path = Path(os.environ.get("DUMMYJSON_DATA_DIR") or SHARED_DATA_DIR)
     if not (path / "products.json").is_file():
-        pytest.skip(f"no DummyJSON data at {path} (set DUMMYJSON_DATA_DIR)")
+        pytest.fail(
+            f"no DummyJSON data at {path}: put the shared data there or set DUMMYJSON_DATA_DIR"
+        )
     return path
 
 
@@ -75,18 +77,43 @@ def dagster_instance():
         yield instance
 
 
+@pytest.fixture(scope="session")
+def sync_settings():
+    """The suite's settings, read once from its environment (no ``.local/medusa.env``)."""
+    from sync_pipeline.settings import SyncSettings
+
+    return SyncSettings.from_environment(dict(os.environ), env_file=None)
+
+
 @pytest.fixture
-def sync_runner(dagster_instance, medusa_stack):
-    """A ``SyncRunner`` reading from ``source_url`` and writing to the stack's Medusa."""
+def stack_resources(medusa_stack, sync_settings):
+    """``stack_resources(source_url, settings=None, medusa=MedusaResource, **dummyjson_fields)``:
+    the resources of a sync from ``source_url`` into the stack's Medusa."""
     from sync_pipeline.defs.resources import DummyJSONResource, MedusaResource
+
+    def make(source_url: str, settings=None, medusa=MedusaResource, **dummyjson_fields):
+        settings = settings or sync_settings
+        return {
+            "dummyjson": DummyJSONResource(
+                base_url=source_url, page_size=settings.page_size, **dummyjson_fields
+            ),
+            "medusa": medusa(
+                base_url=medusa_stack.base_url,
+                api_key=medusa_stack.api_key,
+                lock_wait_seconds=settings.lock_wait_seconds,
+            ),
+        }
+
+    return make
+
+
+@pytest.fixture
+def sync_runner(dagster_instance, stack_resources, sync_settings):
+    """A ``SyncRunner`` reading from ``source_url`` and writing to the stack's Medusa."""
     from sync_pipeline.runner import SyncRunner
 
     def make(source_url: str) -> SyncRunner:
-        resources = {
-            "dummyjson": DummyJSONResource(base_url=source_url),
-            "medusa": MedusaResource(base_url=medusa_stack.base_url, api_key=medusa_stack.api_key),
-        }
-        return SyncRunner(dagster_instance, resources)
+        return SyncRunner(dagster_instance, sync_settings, stack_resources(source_url))
 
     return make
 

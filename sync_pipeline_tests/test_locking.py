@@ -76,15 +76,15 @@ def test_a_second_sync_refuses_while_one_runs(tmp_path, holder, medusa_stack, so
 
 @pytest.mark.e2e
 def test_a_run_launched_elsewhere_waits_for_the_lock_then_fails_clearly(
-    tmp_path, monkeypatch, medusa_stack, source_server
+    tmp_path, sync_settings, stack_resources, source_server
 ):
+    import dataclasses
+
     import dagster as dg
 
-    from sync_pipeline.defs import resources
-    from sync_pipeline.defs.resources import DummyJSONResource, MedusaResource
     from sync_pipeline.runner import SyncRunner
 
-    monkeypatch.setattr(resources, "LOCK_WAIT_SECONDS", 0.3)
+    settings = dataclasses.replace(sync_settings, lock_wait_seconds=0.3)
     path = lock_path(tmp_path / "home")
     hold = subprocess.Popen(
         [sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True
@@ -92,15 +92,7 @@ def test_a_run_launched_elsewhere_waits_for_the_lock_then_fails_clearly(
     try:
         assert hold.stdout.readline().strip() == "held"
         with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-            runner = SyncRunner(
-                instance,
-                {
-                    "dummyjson": DummyJSONResource(base_url=source_server.url),
-                    "medusa": MedusaResource(
-                        base_url=medusa_stack.base_url, api_key=medusa_stack.api_key
-                    ),
-                },
-            )
+            runner = SyncRunner(instance, settings, stack_resources(source_server.url, settings))
             summary = runner.run(pages=["000"])
     finally:
         hold.kill()

@@ -5,13 +5,11 @@ from typing import Literal
 
 import dagster as dg
 
-from sync_pipeline.archival import (
-    archive_products,
-    list_owned_products,
-    plan_archival,
-)
-from sync_pipeline.defs.assets import GROUP, OWNERS, RequestMeter, medusa_products
-from sync_pipeline.defs.cycle import cycle_status
+from sync_pipeline.archival import archive_products, list_owned_products, plan_archival
+from sync_pipeline.defs.cycle import WRITTEN, cycle_status
+from sync_pipeline.defs.dummyjson_assets import GROUP, OWNERS
+from sync_pipeline.defs.medusa_assets import MEDUSA_POOL, RequestMeter
+from sync_pipeline.defs.reports import ArchivalReport, VanishedProduct
 from sync_pipeline.defs.resources import MedusaResource
 
 
@@ -30,7 +28,8 @@ class ArchivalConfig(dg.Config):
     group_name=GROUP,
     owners=OWNERS,
     kinds={"medusa"},
-    deps=[medusa_products],
+    deps=[WRITTEN],
+    pool=MEDUSA_POOL,
     output_required=False,
     description=(
         "Products the sync created that are no longer in the source, set to draft (or "
@@ -46,7 +45,8 @@ def medusa_archived_products(
     status = cycle_status(context.instance)
     if not status.complete:
         context.log.warning("Nothing archived: %s", status.reason)
-        yield dg.MaterializeResult(metadata={"archived": 0, "skipped_because": status.reason})
+        report = ArchivalReport(mode=config.mode, skipped_because=status.reason)
+        yield dg.MaterializeResult(metadata=report.to_metadata())
         return
     meter = RequestMeter(medusa)
     plan = plan_archival(
@@ -55,32 +55,31 @@ def medusa_archived_products(
         max_share=config.max_share,
         allow_mass_archive=config.allow_mass_archive,
     )
-    listing = dg.MetadataValue.json(
-        [{"source_id": p.source_id, "handle": p.handle, "id": p.id} for p in plan.vanished]
-    )
+    vanished = [VanishedProduct(p.source_id, p.handle, p.id) for p in plan.vanished]
     if config.dry_run:
-        yield dg.AssetObservation(
-            asset_key=context.asset_key,
-            metadata={
-                "dry_run": True,
-                "would_archive": len(plan.vanished),
-                "vanished": listing,
-                "refusal": plan.refusal or "",
-            },
+        report = ArchivalReport(
+            archived=len(vanished),
+            mode=config.mode,
+            owned=plan.owned,
+            vanished=vanished,
+            refusal=plan.refusal or "",
+            requests=meter.counts(),
+            dry_run=True,
         )
+        yield dg.AssetObservation(asset_key=context.asset_key, metadata=report.to_metadata())
         return
     if plan.refusal:
-        raise dg.Failure(
-            plan.refusal, metadata={"vanished": listing, "owned": plan.owned}, allow_retries=False
+        report = ArchivalReport(
+            mode=config.mode, owned=plan.owned, vanished=vanished, refusal=plan.refusal
         )
+        raise dg.Failure(plan.refusal, metadata=report.to_metadata(), allow_retries=False)
     archived = archive_products(meter.client, plan.vanished, config.mode)
     context.log.info("Archived %d vanished products (%s)", archived, config.mode)
-    yield dg.MaterializeResult(
-        metadata={
-            "archived": archived,
-            "mode": config.mode,
-            "owned": plan.owned,
-            "vanished": listing,
-            **meter.counts(),
-        }
+    report = ArchivalReport(
+        archived=archived,
+        mode=config.mode,
+        owned=plan.owned,
+        vanished=vanished,
+        requests=meter.counts(),
     )
+    yield dg.MaterializeResult(metadata=report.to_metadata())

@@ -1,27 +1,25 @@
-"""Resources: the two APIs the pipeline talks to, configured from the environment."""
+"""Resources: the two APIs the pipeline talks to, built from the settings."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
+import dagster as dg
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
-from sync_pipeline.dummyjson import DEFAULT_BASE_URL, DummyJSONClient
+from sync_pipeline.dummyjson import DummyJSONClient
 from sync_pipeline.locking import lock_path, sync_lock
 from sync_pipeline.medusa import MedusaClient
-
-# How long a run waits for another sync to finish before it fails (the schedule and a
-# re-run from the UI wait; a second `sync-pipeline sync` refuses at once).
-LOCK_WAIT_SECONDS = float(os.getenv("SYNC_LOCK_WAIT_SECONDS", "600"))
+from sync_pipeline.settings import DEFAULT_DUMMYJSON_URL, SyncSettings
 
 
 class DummyJSONResource(ConfigurableResource):
     """The supplier's product API (dummyjson.com or a compatible server)."""
 
-    base_url: str = Field(default=DEFAULT_BASE_URL, description="DummyJSON API root URL.")
+    base_url: str = Field(default=DEFAULT_DUMMYJSON_URL, description="DummyJSON API root URL.")
+    page_size: int = Field(default=500, ge=1, description="Products per page (per partition).")
     connect_timeout: float = Field(default=10.0, description="Seconds to open a connection.")
     read_timeout: float = Field(default=30.0, description="Seconds to wait for an answer.")
     max_retry_after: float = Field(
@@ -49,16 +47,24 @@ class MedusaResource(ConfigurableResource):
     currency_code: str = Field(default="usd", description="Currency of the synced prices.")
     batch_size: int = Field(default=100, ge=1, description="Products per /admin/products/batch.")
     read_timeout: float = Field(default=120.0, description="Seconds to wait for an answer.")
+    lock_wait_seconds: float = Field(
+        default=600.0,
+        description="How long a run waits for a CLI sync that holds the sync lock, then fails.",
+    )
 
     _client: MedusaClient | None = PrivateAttr(default=None)
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[MedusaResource]:
-        """Hold the instance's sync lock while a run talks to Medusa (one sync at a time)."""
+        """Hold the instance's sync lock, shared with the other Dagster runs, while a run
+        talks to Medusa: a CLI sync and Dagster's runs never write at the same time."""
         home = getattr(context.instance, "root_directory", None) if context.instance else None
         run_id = context.run.run_id if context.run else "outside a run"
         with sync_lock(
-            lock_path(home), what=f"Dagster run {run_id}", wait_seconds=LOCK_WAIT_SECONDS
+            lock_path(home),
+            what=f"Dagster run {run_id}",
+            wait_seconds=self.lock_wait_seconds,
+            shared=True,
         ):
             yield self
 
@@ -73,3 +79,29 @@ class MedusaResource(ConfigurableResource):
                 read_timeout=self.read_timeout,
             )
         return self._client
+
+
+def _secret(name: str, is_set: bool) -> dg.EnvVar | None:
+    return dg.EnvVar(name) if is_set else None
+
+
+def build_resources(settings: SyncSettings) -> dict[str, ConfigurableResource]:
+    """The resources of the code location. Secrets stay ``EnvVar``s: resolved at launch in
+    the run's process, never shown in the UI; with a key set, the login is not used."""
+    key = settings.medusa_api_key_set
+    return {
+        "dummyjson": DummyJSONResource(
+            base_url=settings.dummyjson_base_url, page_size=settings.page_size
+        ),
+        "medusa": MedusaResource(
+            base_url=dg.EnvVar("MEDUSA_BASE_URL"),
+            api_key=_secret("MEDUSA_API_KEY", key),
+            admin_email=_secret("MEDUSA_ADMIN_EMAIL", not key and settings.medusa_admin_email_set),
+            admin_password=_secret(
+                "MEDUSA_ADMIN_PASSWORD", not key and settings.medusa_admin_password_set
+            ),
+            currency_code=settings.currency_code,
+            batch_size=settings.batch_size,
+            lock_wait_seconds=settings.lock_wait_seconds,
+        ),
+    }

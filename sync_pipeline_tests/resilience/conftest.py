@@ -6,6 +6,7 @@ store, and ends by checking the exact catalog (see ``catalog.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,36 +26,32 @@ def medusa_proxy(medusa_stack) -> Iterator[FaultProxy]:
 
 
 @pytest.fixture
-def small_pages(monkeypatch):
-    """``small_pages(n)``: pages of ``n`` products for in-process runs.
+def small_pages():
+    """``small_pages(n)``: the ``resilient_runner`` made after it syncs pages of ``n`` products.
 
-    ``SYNC_PAGE_SIZE`` is read once, when ``sync_pipeline.defs.partitions`` is imported, and the
-    rest of the suite relies on pages of 100; more, smaller pages give the fault scenarios more
-    requests to hit for a few Medusa writes. The constants are patched where they are read at
-    run time, and restored after the test. (Subprocesses get ``SYNC_PAGE_SIZE`` instead.)
+    The rest of the suite uses pages of 100; more, smaller pages give the fault scenarios more
+    requests to hit for a few Medusa writes. (Subprocesses get ``SYNC_PAGE_SIZE`` instead.)
     """
-    from sync_pipeline import runner
-    from sync_pipeline.defs import assets, cycle, partitions
 
-    def set_size(size: int) -> None:
-        capacity = size * partitions.PAGE_COUNT
-        for module in (partitions, assets):
-            monkeypatch.setattr(module, "PAGE_SIZE", size)
-        for module in (partitions, assets, cycle, runner):
-            monkeypatch.setattr(module, "CAPACITY", capacity)
+    class PageSize:
+        size: int | None = None
 
-    return set_size
+        def __call__(self, size: int) -> None:
+            self.size = size
+
+    return PageSize()
 
 
 @pytest.fixture
-def resilient_runner(dagster_instance, medusa_stack):
+def resilient_runner(dagster_instance, stack_resources, sync_settings, small_pages, medusa_stack):
     """A ``SyncRunner`` with a short source read timeout and, optionally, Medusa behind a proxy.
 
     Medusa reads keep their 3 retries but wait 0.05, 0.1, 0.2 s instead of 0.5, 1, 2 s (as
     ``SYNC_FETCH_RETRY_DELAY`` does for the source): a run against a Medusa that is down
-    fails each step after the same requests, without 3.5 s of waiting per step.
+    fails each step after the same requests, without 3.5 s of waiting per step. Pages run
+    one at a time, so the faults and the requests they hit are the same in every run.
     """
-    from sync_pipeline.defs.resources import DummyJSONResource, MedusaResource
+    from sync_pipeline.defs.resources import MedusaResource
     from sync_pipeline.runner import SyncRunner
 
     class QuickRetryMedusaResource(MedusaResource):
@@ -64,15 +61,23 @@ def resilient_runner(dagster_instance, medusa_stack):
             return client
 
     def make(source_url: str, *, medusa_url: str | None = None, read_timeout: float = 5.0):
-        resources = {
-            "dummyjson": DummyJSONResource(
-                base_url=source_url, read_timeout=read_timeout, connect_timeout=2.0
-            ),
-            "medusa": QuickRetryMedusaResource(
-                base_url=medusa_url or medusa_stack.base_url, api_key=medusa_stack.api_key
-            ),
-        }
-        return SyncRunner(dagster_instance, resources)
+        settings = dataclasses.replace(
+            sync_settings,
+            page_size=small_pages.size or sync_settings.page_size,
+            medusa_concurrency=1,
+        )
+        resources = stack_resources(
+            source_url,
+            settings,
+            medusa=QuickRetryMedusaResource,
+            read_timeout=read_timeout,
+            connect_timeout=2.0,
+        )
+        if medusa_url:
+            resources["medusa"] = QuickRetryMedusaResource(
+                base_url=medusa_url, api_key=medusa_stack.api_key
+            )
+        return SyncRunner(dagster_instance, settings, resources)
 
     return make
 

@@ -163,7 +163,7 @@ def test_medusa_down_for_a_whole_run_fails_every_page_clearly_and_the_next_run_c
             assert not page.ok
             assert page.error.startswith("medusa_products: "), page.error
             assert f"no answer from {medusa_proxy.url} (ConnectionError)" in page.error
-        assert "has not succeeded" in down.archival_note  # nothing archived either
+        assert "did not succeed" in down.archival_note  # nothing archived either
 
         medusa_proxy.up()
         back = runner.run()

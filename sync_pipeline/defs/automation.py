@@ -1,0 +1,96 @@
+"""What starts and carries a sync inside Dagster: the nightly schedule and the cycle sensor.
+
+The schedule (or the UI's "Materialize all") runs the catalog: categories, store, and
+``dummyjson_catalog``, which registers the pages the source needs. The sensor then asks the
+plan (``plan.py``) what the cycle needs next and requests exactly those runs, each under a
+``run_key`` so none is requested twice: the pages, then archival once every page succeeded.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from sync_pipeline.defs.medusa_assets import MEDUSA_POOL
+from sync_pipeline.defs.partitions import PRODUCT_PAGES, page_key, registered_pages
+from sync_pipeline.defs.plan import (
+    ARCHIVAL_ASSETS,
+    CATALOG_ASSETS,
+    DOOR_TAG,
+    PAGE_ASSETS,
+    next_steps,
+)
+from sync_pipeline.settings import SyncSettings
+
+
+def prepare_instance(instance: dg.DagsterInstance, settings: SyncSettings) -> list[str]:
+    """Make the Medusa pool's limit the ``SYNC_MEDUSA_CONCURRENCY`` setting, and give a new
+    instance its first page, so the UI's "Materialize all" has a partition to launch.
+
+    Returns the pages added (``[]`` or ``["000"]``).
+    """
+    storage = instance.event_log_storage
+    if storage.get_concurrency_info(MEDUSA_POOL).slot_count != settings.medusa_concurrency:
+        storage.set_concurrency_slots(MEDUSA_POOL, settings.medusa_concurrency)
+    if registered_pages(instance):
+        return []
+    instance.add_dynamic_partitions(PRODUCT_PAGES, [page_key(0)])
+    return [page_key(0)]
+
+
+def build_automation(
+    settings: SyncSettings,
+) -> tuple[dg.ScheduleDefinition, dg.SensorDefinition]:
+    @dg.schedule(
+        name="nightly_catalog_sync",
+        cron_schedule=settings.schedule_cron,
+        execution_timezone="UTC",
+        target=CATALOG_ASSETS,
+        # The product is a nightly sync: on as soon as a daemon runs (dagster dev starts one).
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=(
+            "Every night: reads the catalog (categories, store setup, and how many pages the "
+            "source needs). sync_cycle_sensor then runs exactly those pages and archival."
+        ),
+    )
+    def nightly_catalog_sync(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        tick = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
+        return dg.RunRequest(run_key=f"catalog:{tick}")
+
+    @dg.sensor(
+        name="sync_cycle_sensor",
+        target=PAGE_ASSETS + ARCHIVAL_ASSETS,
+        minimum_interval_seconds=settings.sensor_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Carries a sync started by the schedule or the UI: once the catalog run is done, "
+            "requests one run per page the catalog needs (not yet written in this cycle, not "
+            "failed, not running), then archival when every page succeeded. Leaves pages to a "
+            "running backfill, and cycles started by `sync-pipeline sync` to the CLI."
+        ),
+    )
+    def sync_cycle_sensor(context: dg.SensorEvaluationContext):
+        instance = context.instance
+        if prepare_instance(instance, settings):
+            return dg.SkipReason("A new instance: page 000 registered for the first sync.")
+        plan = next_steps(instance)
+        if plan.cycle is None:
+            return dg.SkipReason("No sync has started yet.")
+        started_by = instance.get_run_by_id(plan.cycle.run_id)
+        if started_by is not None and started_by.tags.get(DOOR_TAG) == "cli":
+            return dg.SkipReason("The current cycle was started by sync-pipeline sync.")
+        if not plan.steps:
+            return dg.SkipReason(
+                plan.waiting_for
+                or f"{len(plan.done)}/{len(plan.pages)} pages done, {len(plan.in_flight)} "
+                f"running, {len(plan.failed)} failed."
+            )
+        return [
+            dg.RunRequest(
+                run_key=f"{plan.cycle.run_id}:{step.name}",
+                asset_selection=step.assets,
+                partition_key=step.partition,
+            )
+            for step in plan.steps
+        ]
+
+    return nightly_catalog_sync, sync_cycle_sensor

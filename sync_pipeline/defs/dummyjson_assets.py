@@ -1,0 +1,183 @@
+"""The source side of the sync: DummyJSON's categories, its catalog size, and its pages.
+
+Built by ``build_dummyjson_assets(settings)`` because the fetch's retry policy is part of
+an asset's definition and comes from the settings.
+"""
+
+import dagster as dg
+
+from sync_pipeline.defs.cycle import ids_on_earlier_pages
+from sync_pipeline.defs.partitions import page_index, page_keys, product_pages, register_pages
+from sync_pipeline.defs.reports import CatalogReport, FetchReport, NormalizeReport
+from sync_pipeline.defs.resources import DummyJSONResource
+from sync_pipeline.dummyjson import SourceError, SourceUnavailable
+from sync_pipeline.mapping import (
+    NormalizedPage,
+    SourceCategory,
+    normalize_categories,
+    normalize_products,
+)
+from sync_pipeline.settings import SyncSettings
+
+GROUP = "catalog_sync"
+OWNERS = ["team:data-engineering"]
+
+
+class DoublingRetryPolicy(dg.RetryPolicy):
+    """Exponential backoff that doubles: ``delay``, 2×, 4×… (Dagster's own gives 1×, 3×, 7×)."""
+
+    def calculate_delay(self, attempt_num: int) -> float:
+        return float(self.delay or 0) * 2 ** (attempt_num - 1)
+
+
+def fetch_retry_policy(settings: SyncSettings) -> DoublingRetryPolicy:
+    """1 s, 2 s, 4 s by default (``SYNC_FETCH_RETRY_DELAY`` / ``SYNC_FETCH_MAX_RETRIES``)."""
+    return DoublingRetryPolicy(
+        max_retries=settings.fetch_max_retries,
+        delay=settings.fetch_retry_delay,
+        backoff=dg.Backoff.EXPONENTIAL,
+    )
+
+
+def _source_failure(error: SourceError) -> dg.Failure:
+    """A failure that may pass is retried by the policy; one that will not, is not."""
+    return dg.Failure(str(error), allow_retries=isinstance(error, SourceUnavailable))
+
+
+def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
+    retry_policy = fetch_retry_policy(settings)
+
+    @dg.asset(
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"dummyjson"},
+        retry_policy=retry_policy,
+        description=(
+            "The supplier's product categories (slug and display name), read from DummyJSON's "
+            "/products/categories. Both the current shape and the old bare-slug shape are "
+            "accepted."
+        ),
+    )
+    def dummyjson_categories(
+        context: dg.AssetExecutionContext, dummyjson: DummyJSONResource
+    ) -> dg.Output[list[SourceCategory]]:
+        client = dummyjson.get_client()
+        try:
+            categories = normalize_categories(client.fetch_categories())
+        except SourceError as error:
+            raise _source_failure(error) from error
+        finally:
+            client.close()
+        context.log.info("%d categories in the source", len(categories))
+        return dg.Output(
+            categories,
+            metadata={
+                "categories": len(categories),
+                "slugs": dg.MetadataValue.json([c.slug for c in categories]),
+            },
+        )
+
+    @dg.asset(
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"dummyjson"},
+        retry_policy=retry_policy,
+        description=(
+            "How many products the source has now, and so which pages a sync needs. Each "
+            "materialization starts a sync cycle: it adds the pages the catalog needs to the "
+            "product_pages partitions and retires the pages it no longer needs."
+        ),
+    )
+    def dummyjson_catalog(
+        context: dg.AssetExecutionContext, dummyjson: DummyJSONResource
+    ) -> dg.MaterializeResult:
+        client = dummyjson.get_client()
+        try:
+            total = client.fetch_total()
+        except SourceError as error:
+            raise _source_failure(error) from error
+        finally:
+            client.close()
+        needed = page_keys(total, dummyjson.page_size)
+        added, retired = register_pages(context.instance, needed, retire=True)
+        context.log.info(
+            "%d products: pages %s (added %s, retired %s)", total, needed, added, retired
+        )
+        report = CatalogReport(total, dummyjson.page_size, needed, added, retired)
+        return dg.MaterializeResult(metadata=report.to_metadata())
+
+    @dg.asset(
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"dummyjson"},
+        partitions_def=product_pages,
+        deps=[dummyjson_catalog],
+        retry_policy=retry_policy,
+        description=(
+            f"One raw page of GET /products ({settings.page_size} products per page, ordered "
+            "by id so new products append at the end), kept as fetched so later steps can be "
+            "replayed. Network failures are retried with exponential backoff; a 429 waits for "
+            "Retry-After. A page that sees more products than the catalog read adds the pages "
+            "they need."
+        ),
+    )
+    def dummyjson_product_pages(
+        context: dg.AssetExecutionContext, dummyjson: DummyJSONResource
+    ) -> dg.Output[dict]:
+        skip = page_index(context.partition_key) * dummyjson.page_size
+        client = dummyjson.get_client()
+        try:
+            page = client.fetch_page(skip=skip, limit=dummyjson.page_size)
+        except SourceUnavailable as error:
+            context.log.warning(
+                "Page %s, attempt %d: %s", context.partition_key, context.retry_number + 1, error
+            )
+            raise
+        except SourceError as error:
+            raise dg.Failure(str(error), allow_retries=False) from error
+        finally:
+            client.close()
+        # Products added since the catalog was read land on later pages: make them known.
+        added, _ = register_pages(
+            context.instance, page_keys(page.total, dummyjson.page_size), retire=False
+        )
+        if added:
+            context.log.warning("The source grew to %d products: pages %s added", page.total, added)
+        report = FetchReport(
+            products=len(page.products),
+            skip=skip,
+            total=page.total,
+            fetch_attempts=context.retry_number + 1,
+            rate_limit_waits=client.rate_limit_waits,
+        )
+        return dg.Output(page.model_dump(), metadata=report.to_metadata())
+
+    @dg.asset(
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"python"},
+        partitions_def=product_pages,
+        description=(
+            "The page's products validated and mapped to what the sync writes (handle, price "
+            "in major units, images, tags, metadata). Invalid records are set aside with the "
+            "reason; they never stop the rest of the page."
+        ),
+    )
+    def normalized_products(context: dg.AssetExecutionContext, dummyjson_product_pages: dict):
+        earlier = ids_on_earlier_pages(context.instance, context.partition_key)
+        raw = dummyjson_product_pages["products"]
+        products, rejected = normalize_products(raw, earlier)
+        for record in rejected:
+            context.log.warning("Record %s set aside: %s", record.source_id, record.reason)
+        raw_ids = [r.get("id") for r in raw if isinstance(r, dict)]
+        report = NormalizeReport(
+            valid=len(products),
+            rejected=rejected,
+            total=dummyjson_product_pages["total"],
+            source_ids=sorted(
+                {i for i in raw_ids if isinstance(i, int) and not isinstance(i, bool)}
+            ),
+        )
+        return dg.Output(NormalizedPage(products, rejected), metadata=report.to_metadata())
+
+    return [dummyjson_categories, dummyjson_catalog, dummyjson_product_pages, normalized_products]

@@ -1,0 +1,193 @@
+"""The target side of the sync: the Medusa store, its categories, and the products, page by
+page (a page that fails can be re-run on its own)."""
+
+import json
+import time
+from collections import Counter
+
+import dagster as dg
+
+from sync_pipeline.defs.dummyjson_assets import GROUP, OWNERS
+from sync_pipeline.defs.partitions import product_pages
+from sync_pipeline.defs.reports import RequestCounts, WriteReport
+from sync_pipeline.defs.resources import MedusaResource
+from sync_pipeline.mapping import NormalizedPage, SourceCategory, StoreContext
+from sync_pipeline.store_setup import ensure_categories, ensure_store
+from sync_pipeline.upsert import PlannedChange, ProductUpserter
+
+RECORDS_SYNCED_CHECK = "all_records_synced"
+# Steps that write products to Medusa share this pool; its limit (SYNC_MEDUSA_CONCURRENCY)
+# is how many pages write at once.
+MEDUSA_POOL = "medusa"
+
+
+class MedusaProductsConfig(dg.Config):
+    dry_run: bool = False
+    """Compute what would be created, updated and left unchanged, and write nothing."""
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plan_markdown(plan: list[PlannedChange], limit: int = 200) -> str:
+    """Creates and updates as a table a person can read; updates show ``field: old → new``."""
+    if not plan:
+        return "Nothing to create or update."
+    lines = ["| source id | handle | action | changes |", "|---|---|---|---|"]
+    for change in plan[:limit]:
+        fields = "<br>".join(
+            f"{name}: {_short(old)} → {_short(new)}" for name, (old, new) in change.changes.items()
+        )
+        lines.append(f"| {change.source_id} | {change.handle} | {change.action} | {fields} |")
+    if len(plan) > limit:
+        lines.append(f"| … | {len(plan) - limit} more | | |")
+    return "\n".join(lines)
+
+
+class RequestMeter:
+    """Medusa requests made by one step (the client may be shared by the run's steps)."""
+
+    def __init__(self, medusa: MedusaResource) -> None:
+        self.client = medusa.get_client()
+        self.before = Counter(self.client.request_counts)
+
+    def counts(self) -> RequestCounts:
+        used = self.client.request_counts - self.before
+        return RequestCounts(reads=used["read"], writes=used["write"])
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"medusa"},
+    description=(
+        "The Medusa store the catalog goes into: made to support the sync's currency, with the "
+        "default sales channel and shipping profile every new product is attached to."
+    ),
+)
+def medusa_store(context: dg.AssetExecutionContext, medusa: MedusaResource) -> dg.Output:
+    meter = RequestMeter(medusa)
+    store = ensure_store(meter.client, medusa.currency_code)
+    context.log.info("Store ready: currency %s", store.currency_code)
+    return dg.Output(
+        store,
+        metadata={
+            "currency_code": store.currency_code,
+            "sales_channel_id": store.sales_channel_id or "",
+            "shipping_profile_id": store.shipping_profile_id or "",
+            **meter.counts().to_metadata(),
+        },
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"medusa"},
+    description=(
+        "Every source category as a Medusa product category (handle = slug, readable name, "
+        "active, source in metadata), created once and found again by handle. "
+        "The value is the {slug: category id} map the product pages link with."
+    ),
+)
+def medusa_category_map(
+    context: dg.AssetExecutionContext,
+    dummyjson_categories: list[SourceCategory],
+    medusa: MedusaResource,
+) -> dg.Output[dict[str, str]]:
+    meter = RequestMeter(medusa)
+    slug_map, failures = ensure_categories(meter.client, dummyjson_categories)
+    if failures:
+        listing = "; ".join(f"{slug}: {error}" for slug, error in failures)
+        raise dg.Failure(f"{len(failures)} categories could not be created: {listing}")
+    context.log.info("%d categories mapped", len(slug_map))
+    return dg.Output(
+        slug_map,
+        metadata={"categories": len(slug_map), **meter.counts().to_metadata()},
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"medusa"},
+    partitions_def=product_pages,
+    pool=MEDUSA_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            RECORDS_SYNCED_CHECK,
+            asset="medusa_products",
+            description="Every source record of the page is in Medusa; the failed ones are "
+            "listed with source id, SKU, stage and reason.",
+        )
+    ],
+    output_required=False,
+    description=(
+        "The page's products upserted into Medusa: looked up by external id (dummyjson:{id}), "
+        "created or updated through /admin/products/batch, linked to their category and tags, "
+        "left alone when unchanged. A page with any failed record fails (red) after writing "
+        "every good record, so it can be re-run on its own. With dry_run, nothing is written: "
+        "the plan is recorded as an observation instead of a materialization."
+    ),
+)
+def medusa_products(
+    context: dg.AssetExecutionContext,
+    config: MedusaProductsConfig,
+    normalized_products: NormalizedPage,
+    medusa_category_map: dict[str, str],
+    medusa_store: StoreContext,
+    medusa: MedusaResource,
+):
+    started = time.monotonic()
+    meter = RequestMeter(medusa)
+    upserter = ProductUpserter(
+        meter.client,
+        medusa_store,
+        medusa_category_map,
+        batch_size=medusa.batch_size,
+        dry_run=config.dry_run,
+    )
+    result = upserter.run(normalized_products.products)
+    report = WriteReport(
+        created=result.created,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        failed_records=normalized_products.rejected + result.failures,
+        requests=meter.counts(),
+        seconds=time.monotonic() - started,
+        changes=plan_markdown(result.plan),
+        dry_run=config.dry_run,
+    )
+    metadata = report.to_metadata()
+    if config.dry_run:
+        yield dg.AssetObservation(
+            asset_key=context.asset_key,
+            partition=context.partition_key,
+            metadata={
+                **metadata,
+                "new_categories": dg.MetadataValue.json(result.new_categories),
+                "new_tags": dg.MetadataValue.json(result.new_tags),
+            },
+        )
+    context.log.info("Page %s: %s", context.partition_key, report.counts())
+    # In a dry run, the check says which records a real run would fail (a warning).
+    yield dg.AssetCheckResult(
+        check_name=RECORDS_SYNCED_CHECK,
+        passed=not report.failed_records,
+        severity=dg.AssetCheckSeverity.WARN if config.dry_run else dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
+    )
+    if config.dry_run:
+        return
+    if report.failed_records:
+        listing = "; ".join(
+            f"{f.source_id} ({f.sku or 'no sku'}): {f.reason}" for f in report.failed_records
+        )
+        raise dg.Failure(
+            f"Page {context.partition_key}: {report.failed} record(s) not synced: {listing}",
+            metadata=metadata,
+            allow_retries=False,
+        )
+    yield dg.MaterializeResult(metadata=metadata)
