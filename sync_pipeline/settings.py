@@ -119,7 +119,6 @@ class SyncSettings:
     lock_wait_seconds: float = 600.0
     medusa_concurrency: int = 2
     schedule_cron: str = "0 0 * * *"
-    sensor_interval_seconds: int = 5
     medusa_api_key_set: bool = False
     medusa_admin_email_set: bool = False
     medusa_admin_password_set: bool = False
@@ -149,9 +148,6 @@ class SyncSettings:
             lock_wait_seconds=_env_float(environ, "SYNC_LOCK_WAIT_SECONDS", 600.0),
             medusa_concurrency=_env_int(environ, "SYNC_MEDUSA_CONCURRENCY", cls.medusa_concurrency),
             schedule_cron=_env_cron(environ, "SYNC_SCHEDULE_CRON", cls.schedule_cron),
-            sensor_interval_seconds=_env_int(
-                environ, "SYNC_SENSOR_INTERVAL_SECONDS", cls.sensor_interval_seconds
-            ),
             medusa_api_key_set=bool(environ.get("MEDUSA_API_KEY")),
             medusa_admin_email_set=bool(environ.get("MEDUSA_ADMIN_EMAIL")),
             medusa_admin_password_set=bool(environ.get("MEDUSA_ADMIN_PASSWORD")),

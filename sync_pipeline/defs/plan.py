@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import dagster as dg
+from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from sync_pipeline.defs.cycle import (
@@ -88,7 +89,7 @@ def _backfill_in_progress(instance: dg.DagsterInstance) -> bool:
     """An asset backfill (the UI's "Materialize all" over several pages, or "Backfill failed
     and missing") is running the pages itself: the plan must not launch them twice."""
     backfills = instance.get_backfills(
-        filters=dg.BulkActionsFilter(statuses=[dg.BulkActionStatus.REQUESTED])
+        filters=BulkActionsFilter(statuses=[BulkActionStatus.REQUESTED])
     )
     for backfill in backfills:
         selection = backfill.asset_selection or []

@@ -1,0 +1,116 @@
+"""The Dagster doors against the CLI: the same sync, timed through ``sync-pipeline sync`` and
+through the UI's "Materialize all" on a real ``dagster dev`` (webserver, daemon, run queue).
+
+    python -m bench.doors --sizes 194,10000
+
+Per size, on the local stack (the store is reset before each sync):
+- ``cli``: ``sync-pipeline sync`` in a fresh ``DAGSTER_HOME`` (process start included);
+- ``ui_first``: "Materialize all" clicked in headless Chromium on a new instance (one page
+  registered, so one run; the sensor runs the other pages and archival);
+- ``ui_again``: the same click once the instance knows every page (an asset backfill when
+  there is more than one page, carried by Dagster's backfill daemon).
+Each UI time runs from the click until the cycle has nothing left to run; the catalog is
+checked complete (every page written, none failed). Figures are printed; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.run import RESULTS_DIR, catalog_file, parse_sizes, run_sync
+from sync_pipeline.settings import SyncSettings
+
+
+def time_ui_click(door, label: str) -> dict[str, Any]:
+    from sync_pipeline import stack
+    from sync_pipeline_tests.dagster_ui import materialize_all, open_browser
+
+    stack.reset_store()
+    started = time.time()
+    with open_browser() as page:
+        launched = materialize_all(page, door.url)
+    plan = door.wait_for_cycle(started, timeout=3600)
+    seconds = time.time() - started
+    runs = door.runs_since(started)
+    result = {
+        "seconds": round(seconds, 1),
+        "launched": launched.kind,
+        "runs": len(runs),
+        "pages": len(plan.pages),
+        "ok": plan.done == plan.pages and not plan.failed,
+    }
+    print(f"  {label}: {result}", flush=True)
+    return result
+
+
+def measure(size: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    from sync_pipeline import stack
+    from sync_pipeline.source.server import DummyJSONServer
+    from sync_pipeline_tests.dagster_door import dagster_door
+
+    info = stack.up(out=lambda _line: None)
+    path, origin = catalog_file(size, args.seed, workdir)
+    result: dict[str, Any] = {"size": size, "catalog": origin, "page_size": args.page_size}
+    with DummyJSONServer(path) as server:
+        stack.reset_store()
+        cli = run_sync(
+            "cli",
+            source_url=server.url,
+            medusa_url=info.base_url,
+            api_key=info.api_key,
+            size=size,
+            page_size=args.page_size,
+            batch_size=SyncSettings.batch_size,
+            workdir=workdir,
+            log_dir=workdir,
+        )
+    result["cli"] = {"seconds": cli["wall_s"], "ok": cli["ok"], "pages": cli["pages"]}
+    print(f"  cli: {result['cli']}", flush=True)
+    root = Path(tempfile.mkdtemp(prefix=f"door-{size}-", dir=workdir))
+    with dagster_door(root, path, info, {"SYNC_PAGE_SIZE": str(args.page_size)}) as door:
+        door.wait_for_first_page()
+        result["ui_first"] = time_ui_click(door, "ui_first")
+        result["ui_again"] = time_ui_click(door, "ui_again")
+    for key in ("ui_first", "ui_again"):
+        result[key]["vs_cli"] = round(result[key]["seconds"] / result["cli"]["seconds"], 2)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.doors",
+        description="Time the UI's Materialize all against the CLI (resets the local store!).",
+    )
+    parser.add_argument("--sizes", type=parse_sizes, default=[194, 10_000])
+    parser.add_argument("--page-size", type=int, default=SyncSettings.page_size)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "doors.json")
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-doors-") as tmp:
+        for size in args.sizes:
+            print(f"\n== {size:,} products, pages of {args.page_size} ==", flush=True)
+            results.append(measure(size, args, Path(tmp)))
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print("\n| products | CLI s | UI first click s (×CLI, runs) | UI again s (×CLI, runs) |")
+    print("|---:|---:|---:|---:|")
+    for r in results:
+        first, again = r["ui_first"], r["ui_again"]
+        print(
+            f"| {r['size']:,} | {r['cli']['seconds']:.1f} | {first['seconds']:.1f} "
+            f"({first['vs_cli']}×, {first['runs']}) | {again['seconds']:.1f} "
+            f"({again['vs_cli']}×, {again['runs']}) |"
+        )
+    ok = all(r[key]["ok"] for r in results for key in ("cli", "ui_first", "ui_again"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
