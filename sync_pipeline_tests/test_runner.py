@@ -338,3 +338,52 @@ def test_vanished_products_are_archived_only_after_a_complete_cycle(
         assert sorted(i for i, s in statuses.items() if s == "draft") == list(range(3, 12))
         assert statuses[1] == statuses[2] == "published"
         assert len(statuses) == 30
+
+
+def test_a_catalog_that_grows_gets_its_new_pages_and_one_that_shrinks_retires_them(
+    empty_store, tmp_path, dagster_instance, sync_settings, stack_resources, medusa_client
+):
+    import dataclasses
+
+    import dagster as dg
+
+    from sync_pipeline.defs.cycle import WRITTEN
+    from sync_pipeline.defs.partitions import product_pages, registered_pages
+    from sync_pipeline.runner import SyncRunner
+    from sync_pipeline.source.generate import generate_catalog
+
+    catalog = generate_catalog(1200, seed=7)
+    data = tmp_path / "products.json"
+    settings = dataclasses.replace(sync_settings, page_size=500)  # the production pages
+
+    def sync(products, **options):
+        data.write_text(json.dumps(products))
+        runner = SyncRunner(dagster_instance, settings, stack_resources(server.url, settings))
+        return runner.run(**options)
+
+    def stored() -> int:
+        return medusa_client.get("/admin/products", {"limit": 1, "fields": "id"})["count"]
+
+    data.write_text(json.dumps(catalog[:194]))
+    with DummyJSONServer(data) as server:
+        small = sync(catalog[:194])
+        assert small.ok and registered_pages(dagster_instance) == ["000"]
+
+        grown = sync(catalog)  # no code change, no restart: the catalog run adds the pages
+        assert grown.ok, grown
+        assert [p.key for p in grown.pages] == ["000", "001", "002"]
+        assert registered_pages(dagster_instance) == ["000", "001", "002"]
+        statuses = dagster_instance.get_status_by_partition(
+            WRITTEN, ["000", "001", "002"], product_pages
+        )
+        assert set(statuses.values()) == {dg.AssetPartitionStatus.MATERIALIZED}
+        assert stored() == 1200
+
+        shrunk = sync(catalog[:194], allow_mass_archive=True)
+        assert shrunk.ok, shrunk
+        assert registered_pages(dagster_instance) == ["000"]
+        assert shrunk.archived == 1200 - 194
+    published = medusa_client.get(
+        "/admin/products", {"limit": 1, "fields": "id", "status[]": "published"}
+    )["count"]
+    assert (published, stored()) == (194, 1200)

@@ -4,13 +4,17 @@ Built by ``build_dummyjson_assets(settings)`` because the fetch's retry policy i
 an asset's definition and comes from the settings.
 """
 
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
 import dagster as dg
 
 from sync_pipeline.defs.cycle import ids_on_earlier_pages
 from sync_pipeline.defs.partitions import page_index, page_keys, product_pages, register_pages
 from sync_pipeline.defs.reports import CatalogReport, FetchReport, NormalizeReport
 from sync_pipeline.defs.resources import DummyJSONResource
-from sync_pipeline.dummyjson import SourceError, SourceUnavailable
+from sync_pipeline.dummyjson import DummyJSONClient, SourceError, SourceUnavailable
 from sync_pipeline.mapping import (
     NormalizedPage,
     SourceCategory,
@@ -19,6 +23,7 @@ from sync_pipeline.mapping import (
 )
 from sync_pipeline.settings import SyncSettings
 
+T = TypeVar("T")
 GROUP = "catalog_sync"
 OWNERS = ["team:data-engineering"]
 
@@ -44,14 +49,27 @@ def _source_failure(error: SourceError) -> dg.Failure:
     return dg.Failure(str(error), allow_retries=isinstance(error, SourceUnavailable))
 
 
-def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
-    retry_policy = fetch_retry_policy(settings)
+def _read(dummyjson: DummyJSONResource, request: Callable[[DummyJSONClient], T]) -> T:
+    """One request through a fresh client; a source error becomes the step's failure."""
+    client = dummyjson.get_client()
+    try:
+        return request(client)
+    except SourceError as error:
+        raise _source_failure(error) from error
+    finally:
+        client.close()
 
-    @dg.asset(
+
+def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
+    source_asset = functools.partial(
+        dg.asset,
         group_name=GROUP,
         owners=OWNERS,
         kinds={"dummyjson"},
-        retry_policy=retry_policy,
+        retry_policy=fetch_retry_policy(settings),
+    )
+
+    @source_asset(
         description=(
             "The supplier's product categories (slug and display name), read from DummyJSON's "
             "/products/categories. Both the current shape and the old bare-slug shape are "
@@ -61,13 +79,7 @@ def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
     def dummyjson_categories(
         context: dg.AssetExecutionContext, dummyjson: DummyJSONResource
     ) -> dg.Output[list[SourceCategory]]:
-        client = dummyjson.get_client()
-        try:
-            categories = normalize_categories(client.fetch_categories())
-        except SourceError as error:
-            raise _source_failure(error) from error
-        finally:
-            client.close()
+        categories = normalize_categories(_read(dummyjson, DummyJSONClient.fetch_categories))
         context.log.info("%d categories in the source", len(categories))
         return dg.Output(
             categories,
@@ -77,11 +89,7 @@ def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
             },
         )
 
-    @dg.asset(
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds={"dummyjson"},
-        retry_policy=retry_policy,
+    @source_asset(
         description=(
             "How many products the source has now, and so which pages a sync needs. Each "
             "materialization starts a sync cycle: it adds the pages the catalog needs to the "
@@ -91,13 +99,7 @@ def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
     def dummyjson_catalog(
         context: dg.AssetExecutionContext, dummyjson: DummyJSONResource
     ) -> dg.MaterializeResult:
-        client = dummyjson.get_client()
-        try:
-            total = client.fetch_total()
-        except SourceError as error:
-            raise _source_failure(error) from error
-        finally:
-            client.close()
+        total = _read(dummyjson, DummyJSONClient.fetch_total)
         needed = page_keys(total, dummyjson.page_size)
         added, retired = register_pages(context.instance, needed, retire=True)
         context.log.info(
@@ -106,13 +108,9 @@ def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
         report = CatalogReport(total, dummyjson.page_size, needed, added, retired)
         return dg.MaterializeResult(metadata=report.to_metadata())
 
-    @dg.asset(
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds={"dummyjson"},
+    @source_asset(
         partitions_def=product_pages,
         deps=[dummyjson_catalog],
-        retry_policy=retry_policy,
         description=(
             f"One raw page of GET /products ({settings.page_size} products per page, ordered "
             "by id so new products append at the end), kept as fetched so later steps can be "
