@@ -11,7 +11,13 @@ from typing import TypeVar
 import dagster as dg
 
 from sync_pipeline.defs.cycle import ids_on_earlier_pages
-from sync_pipeline.defs.partitions import page_index, page_keys, product_pages, register_pages
+from sync_pipeline.defs.partitions import (
+    page_index,
+    page_key,
+    page_keys,
+    product_pages,
+    register_pages,
+)
 from sync_pipeline.defs.reports import CatalogReport, FetchReport, NormalizeReport
 from sync_pipeline.defs.resources import DummyJSONResource
 from sync_pipeline.dummyjson import DummyJSONClient, SourceError, SourceUnavailable
@@ -47,6 +53,12 @@ def fetch_retry_policy(settings: SyncSettings) -> DoublingRetryPolicy:
 def _source_failure(error: SourceError) -> dg.Failure:
     """A failure that may pass is retried by the policy; one that will not, is not."""
     return dg.Failure(str(error), allow_retries=isinstance(error, SourceUnavailable))
+
+
+def _source_id(record: object) -> int | None:
+    """A raw record's id, if it has a usable one."""
+    value = record.get("id") if isinstance(record, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _read(dummyjson: DummyJSONResource, request: Callable[[DummyJSONClient], T]) -> T:
@@ -116,16 +128,22 @@ def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
             "by id so new products append at the end), kept as fetched so later steps can be "
             "replayed. Network failures are retried with exponential backoff; a 429 waits for "
             "Retry-After. A page that sees more products than the catalog read adds the pages "
-            "they need."
+            "they need. From page 001 on, the previous page's last record is read too (and "
+            "not kept), so an id on two pages is caught whichever page runs first."
         ),
     )
     def dummyjson_product_pages(
         context: dg.AssetExecutionContext, dummyjson: DummyJSONResource
     ) -> dg.Output[dict]:
-        skip = page_index(context.partition_key) * dummyjson.page_size
+        index = page_index(context.partition_key)
+        skip = index * dummyjson.page_size
+        # From page 001 on, one record more at the front: the previous page's last one. Pages
+        # are sorted by id, so an id on two pages always meets itself at a page boundary, and
+        # this page finds it whichever page runs first (pages may run side by side).
+        overlap = 1 if skip else 0
         client = dummyjson.get_client()
         try:
-            page = client.fetch_page(skip=skip, limit=dummyjson.page_size)
+            page = client.fetch_page(skip=skip - overlap, limit=dummyjson.page_size + overlap)
         except SourceUnavailable as error:
             context.log.warning(
                 "Page %s, attempt %d: %s", context.partition_key, context.retry_number + 1, error
@@ -141,14 +159,23 @@ def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
         )
         if added:
             context.log.warning("The source grew to %d products: pages %s added", page.total, added)
+        boundary, products = page.products[:overlap], page.products[overlap:]
         report = FetchReport(
-            products=len(page.products),
+            products=len(products),
             skip=skip,
             total=page.total,
             fetch_attempts=context.retry_number + 1,
             rate_limit_waits=client.rate_limit_waits,
         )
-        return dg.Output(page.model_dump(), metadata=report.to_metadata())
+        raw = {
+            **page.model_dump(),
+            "products": products,
+            "skip": skip,
+            "ids_at_previous_page_end": {
+                r["id"]: page_key(index - 1) for r in boundary if _source_id(r) is not None
+            },
+        }
+        return dg.Output(raw, metadata=report.to_metadata())
 
     @dg.asset(
         group_name=GROUP,
@@ -163,18 +190,18 @@ def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
     )
     def normalized_products(context: dg.AssetExecutionContext, dummyjson_product_pages: dict):
         earlier = ids_on_earlier_pages(context.instance, context.partition_key)
+        for source_id, key in dummyjson_product_pages.get("ids_at_previous_page_end", {}).items():
+            earlier.setdefault(source_id, key)
         raw = dummyjson_product_pages["products"]
         products, rejected = normalize_products(raw, earlier)
         for record in rejected:
             context.log.warning("Record %s set aside: %s", record.source_id, record.reason)
-        raw_ids = [r.get("id") for r in raw if isinstance(r, dict)]
+        raw_ids = [_source_id(r) for r in raw]
         report = NormalizeReport(
             valid=len(products),
             rejected=rejected,
             total=dummyjson_product_pages["total"],
-            source_ids=sorted(
-                {i for i in raw_ids if isinstance(i, int) and not isinstance(i, bool)}
-            ),
+            source_ids=sorted({i for i in raw_ids if i is not None}),
         )
         return dg.Output(NormalizedPage(products, rejected), metadata=report.to_metadata())
 

@@ -49,7 +49,8 @@ def resilient_runner(dagster_instance, stack_resources, sync_settings, small_pag
     Medusa reads keep their 3 retries but wait 0.05, 0.1, 0.2 s instead of 0.5, 1, 2 s (as
     ``SYNC_FETCH_RETRY_DELAY`` does for the source): a run against a Medusa that is down
     fails each step after the same requests, without 3.5 s of waiting per step. Pages run
-    one at a time, so the faults and the requests they hit are the same in every run.
+    one at a time (unless ``concurrency`` says otherwise), so the faults and the requests they
+    hit are the same in every run.
     """
     from sync_pipeline.defs.resources import MedusaResource
     from sync_pipeline.runner import SyncRunner
@@ -60,11 +61,17 @@ def resilient_runner(dagster_instance, stack_resources, sync_settings, small_pag
             client.retry_backoff = 0.05
             return client
 
-    def make(source_url: str, *, medusa_url: str | None = None, read_timeout: float = 5.0):
+    def make(
+        source_url: str,
+        *,
+        medusa_url: str | None = None,
+        read_timeout: float = 5.0,
+        concurrency: int = 1,
+    ):
         settings = dataclasses.replace(
             sync_settings,
             page_size=small_pages.size or sync_settings.page_size,
-            medusa_concurrency=1,
+            medusa_concurrency=concurrency,
         )
         resources = stack_resources(
             source_url,

@@ -283,7 +283,8 @@ def test_an_id_on_two_pages_is_reported(
     records = [*GOOD[:20], twin, *GOOD[20:]]  # id 20 ends page 000 and starts page 001
     slugs = sorted({raw["category"] for raw in GOOD})
     with RawSource(records, category_list(slugs)) as source:
-        summary = resilient_runner(source.url).run()
+        # Pages side by side (the default): page 001 may be read before page 000.
+        summary = resilient_runner(source.url, concurrency=2).run()
     failed = [row for page in summary.pages for row in page.failed_records]
     assert [r["source_id"] for r in failed] == ["20"]
     assert "duplicate id" in failed[0]["reason"]
@@ -294,7 +295,8 @@ def test_a_huge_page_and_an_endless_one_fail_clearly_with_bounded_memory(
     empty_store, resilient_runner, medusa_client, store_catalog
 ):
     huge = 50 * 1024 * 1024
-    streams = {0: lambda: padded_page(huge), 100: endless_page}
+    # Page 001 asks from skip 99: it reads page 000's last record too (duplicate ids).
+    streams = {0: lambda: padded_page(huge), 99: endless_page}
     with RawSource([], category_list([]), stream=lambda skip: streams[skip]()) as source:
         summary = resilient_runner(source.url).run(pages=["000", "001"])
 
@@ -336,7 +338,8 @@ def test_nan_in_the_project_servers_data_fails_that_page_clearly(
     data.write_text(json.dumps(records, allow_nan=True))
     with DummyJSONServer(data) as server:
         summary = resilient_runner(server.url).run()
-        answers = [r.status for r in server.requests if r.params.get("skip") == "20"]
+        # Page 001 of 20 asks from skip 19 (page 000's last record, for duplicate ids).
+        answers = [r.status for r in server.requests if r.params.get("skip") == "19"]
     assert [(p.key, p.ok) for p in summary.pages] == [("000", True), ("001", False)]
     assert answers == [500] * 4  # 1 + SYNC_FETCH_MAX_RETRIES
     assert summary.pages[1].error == (
