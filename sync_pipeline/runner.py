@@ -15,7 +15,6 @@ import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +41,9 @@ from sync_pipeline.defs.reports import (
     WriteReport,
 )
 from sync_pipeline.settings import LOCAL_DIR, REPO_ROOT, SyncSettings
+from sync_pipeline.sync_summary import PageOutcome, SyncSummary
 
 DEFAULT_DAGSTER_HOME = LOCAL_DIR / "dagster_home"
-COUNT_KEYS = ("created", "updated", "unchanged", "failed")
-REQUEST_KEYS = ("medusa_reads", "medusa_writes")
 
 
 def ensure_dagster_home() -> Path:
@@ -55,70 +53,6 @@ def ensure_dagster_home() -> Path:
     if not (home / "dagster.yaml").exists():
         shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     return home
-
-
-@dataclass
-class PageOutcome:
-    key: str
-    ok: bool
-    seconds: float
-    products: int = 0
-    total: int | None = None
-    fetch_attempts: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
-    requests: dict[str, int] = field(default_factory=dict)
-    failed_records: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
-    run_id: str = ""
-    plan: str = ""
-
-
-@dataclass
-class SyncSummary:
-    dry_run: bool = False
-    catalog_ok: bool = False
-    catalog_error: str | None = None
-    total: int | None = None
-    pages: list[PageOutcome] = field(default_factory=list)
-    seconds: float = 0.0
-    archival_ok: bool = True
-    archived: int = 0
-    archival_note: str = ""
-    # Medusa requests of the catalog and archival runs (pages keep their own).
-    other_requests: RequestCounts = RequestCounts()
-
-    @property
-    def ok(self) -> bool:
-        return (
-            self.catalog_ok
-            and bool(self.pages)
-            and all(p.ok for p in self.pages)
-            and self.archival_ok
-        )
-
-    def count(self, key: str) -> int:
-        return sum(p.counts.get(key, 0) for p in self.pages)
-
-    def requests(self, key: str) -> int:
-        """Medusa requests of the whole sync (``medusa_reads`` or ``medusa_writes``)."""
-        return sum(p.requests.get(key, 0) for p in self.pages) + int(
-            self.other_requests.to_metadata()[key]
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "dry_run": self.dry_run,
-            "total": self.total,
-            "seconds": round(self.seconds, 3),
-            "pages": len(self.pages),
-            "failed_pages": [p.key for p in self.pages if not p.ok],
-            **{key: self.count(key) for key in COUNT_KEYS},
-            **{key: self.requests(key) for key in REQUEST_KEYS},
-            "archived": self.archived,
-            "archival_note": self.archival_note,
-            "catalog_error": self.catalog_error,
-        }
 
 
 # Dagster's console logs go to the run's event log (and the UI); the CLI prints a summary.
@@ -168,15 +102,15 @@ def _check_metadata(result: dg.ExecuteInProcessResult, check_name: str) -> dict[
 
 
 def _materialized(result: dg.ExecuteInProcessResult, node: str) -> dict[str, Any]:
-    for materialization in result.asset_materializations_for_node(node):
-        return dict(materialization.metadata)
-    return {}
+    return _first_metadata(result.asset_materializations_for_node(node))
 
 
 def _observed(result: dg.ExecuteInProcessResult, node: str) -> dict[str, Any]:
-    for observation in result.asset_observations_for_node(node):
-        return dict(observation.metadata)
-    return {}
+    return _first_metadata(result.asset_observations_for_node(node))
+
+
+def _first_metadata(events) -> dict[str, Any]:
+    return dict(events[0].metadata) if events else {}
 
 
 class SyncRunner:
