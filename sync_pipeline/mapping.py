@@ -22,12 +22,14 @@ from sync_pipeline.models import (
     DummyJSONCategory,
     DummyJSONProduct,
     ExistingProduct,
+    ExistingVariant,
 )
 
 SOURCE_NAME = "dummyjson"
 EXTERNAL_ID_PREFIX = f"{SOURCE_NAME}:"
 # Bump when the mapping changes what it writes, so every product is rewritten once.
-MAPPING_VERSION = 1
+# 2: stock moved from metadata to the variant's inventory level.
+MAPPING_VERSION = 2
 DEFAULT_OPTION = "Default"
 FINGERPRINT_KEY = "sync_fingerprint"
 OWNED_IMAGES_KEY = "sync_images"
@@ -38,13 +40,14 @@ METADATA_FIELDS = {
     "brand": "brand",
     "rating": "rating",
     "discountPercentage": "discount_percentage",
-    "stock": "stock",
-    "availabilityStatus": "availability_status",
     "warrantyInformation": "warranty_information",
     "shippingInformation": "shipping_information",
     "returnPolicy": "return_policy",
     "minimumOrderQuantity": "minimum_order_quantity",
 }
+# Metadata keys earlier mapping versions wrote; an update removes them. The supplier's stock is
+# the inventory level now, and its availability label only restated the stock.
+RETIRED_METADATA_KEYS = ("stock", "availability_status")
 
 
 def external_id(source_id: int) -> str:
@@ -143,6 +146,7 @@ class NormalizedProduct:
     height: float | None
     width: float | None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    stock: int | None = None
 
 
 def _describe_validation_error(error: ValidationError) -> str:
@@ -182,6 +186,7 @@ def normalize_product(raw: Mapping[str, Any]) -> NormalizedProduct:
         height=dims.height if dims else None,
         width=dims.width if dims else None,
         metadata=metadata,
+        stock=record.stock,
     )
 
 
@@ -271,6 +276,19 @@ class StoreContext:
     currency_code: str
     sales_channel_id: str | None
     shipping_profile_id: str | None
+    # Where the supplier's stock goes; None when the sync does not manage inventory.
+    stock_location_id: str | None = None
+
+    @property
+    def manages_inventory(self) -> bool:
+        return self.stock_location_id is not None
+
+
+def owned_variant(existing: ExistingProduct, sku: str | None) -> ExistingVariant | None:
+    """The variant the sync writes: the one with the product's SKU, else the first."""
+    if not existing.variants:
+        return None
+    return next((v for v in existing.variants if sku and v.sku == sku), existing.variants[0])
 
 
 def desired_state(product: NormalizedProduct, currency_code: str) -> dict[str, Any]:
@@ -297,7 +315,7 @@ def current_state(existing: ExistingProduct, currency_code: str) -> dict[str, An
     image_urls = {i.url for i in existing.images}
     tag_values = {t.id: t.value for t in existing.tags}
     owned_category = meta.get(OWNED_CATEGORY_KEY)
-    variant = existing.variants[0] if existing.variants else None
+    variant = existing.variants[0] if existing.variants else None  # as a storefront shows it
     price = next(
         (p for p in (variant.prices if variant else []) if p.currency_code == currency_code), None
     )
@@ -315,7 +333,13 @@ def current_state(existing: ExistingProduct, currency_code: str) -> dict[str, An
         "dimensions": [existing.weight, existing.length, existing.height, existing.width],
         "metadata": {
             k: meta[k]
-            for k in ("source", "source_id", *METADATA_FIELDS.values(), "barcode")
+            for k in (
+                "source",
+                "source_id",
+                *METADATA_FIELDS.values(),
+                *RETIRED_METADATA_KEYS,
+                "barcode",
+            )
             if k in meta
         },
     }

@@ -59,7 +59,7 @@ class DummyJSONProduct(SourceModel):
     price: Decimal = Field(ge=0, le=MAX_PRICE)
     discountPercentage: float | None = None
     rating: float | None = None
-    stock: int | None = None
+    stock: int | None = Field(default=None, ge=0)
     tags: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
     brand: str | None = None
     sku: str | None = Field(default=None, min_length=1, max_length=200)
@@ -210,6 +210,16 @@ class MedusaProductUpdate(MedusaModel):
     metadata: dict[str, Any] | None = None
 
 
+class MedusaStockLevel(MedusaModel):
+    """Item of ``create`` or ``update`` in ``POST /admin/inventory-items/location-levels/batch``
+    (both are keyed by item and location); only ``stocked_quantity`` is set, never
+    reservations."""
+
+    inventory_item_id: str
+    location_id: str
+    stocked_quantity: int = Field(ge=0)
+
+
 def to_json(model: BaseModel) -> dict[str, Any]:
     """A Medusa request body: unset fields left out, amounts as JSON numbers."""
     return model.model_dump(mode="json", exclude_none=True)
@@ -228,11 +238,27 @@ class ExistingPrice(MedusaRecord):
     amount: Decimal
 
 
+class ExistingLevel(MedusaRecord):
+    location_id: str
+    stocked_quantity: int | None = None
+
+
+class ExistingInventoryItem(MedusaRecord):
+    location_levels: list[ExistingLevel] = Field(default_factory=list)
+
+
+class ExistingInventoryLink(MedusaRecord):
+    inventory_item_id: str
+    inventory: ExistingInventoryItem | None = None
+
+
 class ExistingVariant(MedusaRecord):
     id: str
     sku: str | None = None
     title: str | None = None
+    manage_inventory: bool | None = None
     prices: list[ExistingPrice] = Field(default_factory=list)
+    inventory_items: list[ExistingInventoryLink] = Field(default_factory=list)
 
 
 class ExistingImage(MedusaRecord):

@@ -18,9 +18,11 @@ from sync_pipeline.mapping import (
     OWNED_CATEGORY_KEY,
     OWNED_IMAGES_KEY,
     OWNED_TAGS_KEY,
+    RETIRED_METADATA_KEYS,
     NormalizedProduct,
     StoreContext,
     fingerprint,
+    owned_variant,
 )
 from sync_pipeline.models import (
     ExistingProduct,
@@ -46,12 +48,14 @@ def _owned_metadata(
     }
 
 
-def _default_variant(product: NormalizedProduct, currency_code: str) -> MedusaVariant:
-    """The one variant a source product becomes: its SKU, price and size; stock not managed."""
+def _default_variant(product: NormalizedProduct, store: StoreContext) -> MedusaVariant:
+    """The one variant a source product becomes: its SKU, price and size. Medusa gives it an
+    inventory item when the sync manages stock."""
+    currency_code = store.currency_code
     return MedusaVariant(
         title=DEFAULT_OPTION,
         sku=product.sku,
-        manage_inventory=False,
+        manage_inventory=store.manages_inventory,
         weight=product.weight,
         length=product.length,
         height=product.height,
@@ -78,7 +82,7 @@ def build_create(
         categories=[IdRef(id=category_id)],
         tags=[IdRef(id=tag_id) for tag_id in tag_ids],
         options=[MedusaOption(title=DEFAULT_OPTION, values=[DEFAULT_OPTION])],
-        variants=[_default_variant(product, store.currency_code)],
+        variants=[_default_variant(product, store)],
         sales_channels=[IdRef(id=store.sales_channel_id)] if store.sales_channel_id else [],
         shipping_profile_id=store.shipping_profile_id,
         weight=product.weight,
@@ -121,7 +125,8 @@ def build_update(
         [ref.id for ref in existing.tags], meta.get(OWNED_TAGS_KEY) or [], tag_ids
     )
     # Metadata is merged by Medusa: an empty string deletes a key the source no longer has.
-    metadata: dict[str, Any] = {key: "" for key in METADATA_FIELDS.values() if key in meta}
+    dropped = (*METADATA_FIELDS.values(), *RETIRED_METADATA_KEYS)
+    metadata: dict[str, Any] = {key: "" for key in dropped if key in meta}
     metadata.update(_owned_metadata(product, store.currency_code, category_id, tag_ids))
     return MedusaProductUpdate(
         id=existing.id,
@@ -133,7 +138,7 @@ def build_update(
         images=[ImageRef(id=image_ids.get(url), url=url) for url in image_urls],
         categories=[IdRef(id=cid) for cid in categories],
         tags=[IdRef(id=tid) for tid in tags],
-        variants=_updated_variants(product, existing, store.currency_code),
+        variants=_updated_variants(product, existing, store),
         weight=product.weight,
         length=product.length,
         height=product.height,
@@ -143,15 +148,17 @@ def build_update(
 
 
 def _updated_variants(
-    product: NormalizedProduct, existing: ExistingProduct, currency_code: str
+    product: NormalizedProduct, existing: ExistingProduct, store: StoreContext
 ) -> list[MedusaVariant]:
-    """The whole variant set: the sync's variant updated, every other variant kept as is."""
-    if not existing.variants:
-        return [_default_variant(product, currency_code)]
-    ours = next(
-        (v for v in existing.variants if product.sku and v.sku == product.sku),
-        existing.variants[0],
-    )
+    """The whole variant set: the sync's variant updated, every other variant kept as is.
+
+    ``manage_inventory`` is sent only to turn it on (Medusa then adds the inventory item);
+    with the sync's stock off, it is never sent, so the merchant's inventory is untouched.
+    """
+    ours = owned_variant(existing, product.sku)
+    if ours is None:
+        return [_default_variant(product, store)]
+    currency_code = store.currency_code
     prices = [
         MedusaPrice(id=price.id, currency_code=price.currency_code, amount=price.amount)
         for price in ours.prices
@@ -170,6 +177,9 @@ def _updated_variants(
         MedusaVariant(
             id=variant.id,
             sku=product.sku,
+            manage_inventory=True
+            if store.manages_inventory and ours.manage_inventory is False
+            else None,
             weight=product.weight,
             length=product.length,
             height=product.height,

@@ -91,6 +91,19 @@ def _env_float(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+_ON = ("on", "true", "yes", "1")
+_OFF = ("off", "false", "no", "0")
+
+
+def _env_switch(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _ON or raw in _OFF:
+        return raw in _ON
+    raise SettingsError(f"{name}={raw!r} must be on or off")
+
+
 def _env_cron(environ: Mapping[str, str], name: str, default: str) -> str:
     from dagster._utils.schedules import is_valid_cron_string
 
@@ -119,6 +132,10 @@ class SyncSettings:
     lock_wait_seconds: float = 600.0
     medusa_concurrency: int = 2
     schedule_cron: str = "0 0 * * *"
+    # Stock: each variant's inventory level at one stock location follows the source's
+    # ``stock``. Off for shops that keep stock elsewhere (then inventory is never touched).
+    inventory: bool = True
+    stock_location_id: str | None = None
     medusa_api_key_set: bool = False
     medusa_admin_email_set: bool = False
     medusa_admin_password_set: bool = False
@@ -148,6 +165,8 @@ class SyncSettings:
             lock_wait_seconds=_env_float(environ, "SYNC_LOCK_WAIT_SECONDS", 600.0),
             medusa_concurrency=_env_int(environ, "SYNC_MEDUSA_CONCURRENCY", cls.medusa_concurrency),
             schedule_cron=_env_cron(environ, "SYNC_SCHEDULE_CRON", cls.schedule_cron),
+            inventory=_env_switch(environ, "SYNC_INVENTORY", cls.inventory),
+            stock_location_id=environ.get("MEDUSA_STOCK_LOCATION_ID", "").strip() or None,
             medusa_api_key_set=bool(environ.get("MEDUSA_API_KEY")),
             medusa_admin_email_set=bool(environ.get("MEDUSA_ADMIN_EMAIL")),
             medusa_admin_password_set=bool(environ.get("MEDUSA_ADMIN_PASSWORD")),

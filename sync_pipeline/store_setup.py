@@ -26,8 +26,50 @@ AMBIGUOUS_WRITE_ATTEMPTS = 3
 # --- store ------------------------------------------------------------------------------------
 
 
-def ensure_store(client: MedusaClient, currency_code: str) -> StoreContext:
-    """Make the store sell in ``currency_code`` and return what new products must link to."""
+class StoreSetupError(Exception):
+    """The target store lacks something the sync needs and must not create; the message
+    names the setting or the Medusa call that fixes it."""
+
+
+def stock_location(client: MedusaClient, store: dict[str, Any], configured: str | None) -> str:
+    """The stock location the supplier's stock goes to: ``MEDUSA_STOCK_LOCATION_ID``, else the
+    store's default location, else its first. The sync never creates one (the store is the
+    merchant's)."""
+    if configured:
+        try:
+            return client.get(f"/admin/stock-locations/{configured}", {"fields": "id"})[
+                "stock_location"
+            ]["id"]
+        except MedusaError as error:
+            if error.status != 404:
+                raise
+            raise StoreSetupError(
+                f"MEDUSA_STOCK_LOCATION_ID={configured!r}: Medusa at {client.base_url} has no "
+                "such stock location (GET /admin/stock-locations lists them)"
+            ) from None
+    if store.get("default_location_id"):
+        return store["default_location_id"]
+    rows = client.get(
+        "/admin/stock-locations", {"fields": "id", "order": "created_at", "limit": 1}
+    ).get("stock_locations", [])
+    if not rows:
+        raise StoreSetupError(
+            f"Medusa at {client.base_url} has no stock location for the supplier's stock: "
+            "create one (admin: Settings → Locations & Shipping, or POST /admin/stock-locations) "
+            "and set MEDUSA_STOCK_LOCATION_ID, or set SYNC_INVENTORY=off to leave stock alone"
+        )
+    return rows[0]["id"]
+
+
+def ensure_store(
+    client: MedusaClient,
+    currency_code: str,
+    *,
+    inventory: bool = True,
+    stock_location_id: str | None = None,
+) -> StoreContext:
+    """Make the store sell in ``currency_code`` and return what new products must link to
+    (with ``inventory``, the stock location their stock goes to)."""
     currency_code = currency_code.lower()
     stores = client.get("/admin/stores").get("stores", [])
     if not stores:
@@ -60,6 +102,7 @@ def ensure_store(client: MedusaClient, currency_code: str) -> StoreContext:
         currency_code=currency_code,
         sales_channel_id=store.get("default_sales_channel_id"),
         shipping_profile_id=profiles[0]["id"] if profiles else None,
+        stock_location_id=stock_location(client, store, stock_location_id) if inventory else None,
     )
 
 
@@ -163,3 +206,62 @@ def ensure_tags(client: MedusaClient, values: Iterable[str]) -> tuple[dict[str, 
     existing = find()
     created, failures = _create_missing({v: v for v in wanted if v not in existing}, create, find)
     return existing | created, failures
+
+
+# --- what a storefront needs -------------------------------------------------------------------
+
+
+def storefront_gaps(client: MedusaClient, store: StoreContext) -> list[str]:
+    """What the store lacks for a storefront to sell the synced products, each with its fix.
+
+    Only read: the region, the publishable key and the stock location are the merchant's to
+    create (the local stack creates them for its own store).
+    """
+    gaps = []
+    currency = store.currency_code
+    regions = client.get(
+        "/admin/regions", {"currency_code": currency, "fields": "id", "limit": 1}
+    ).get("count", 0)
+    if not regions:
+        gaps.append(
+            f"No region sells in {currency.upper()}, so a storefront cannot price the products: "
+            "create one in the admin (Settings → Regions) or with POST /admin/regions "
+            f'{{"name", "currency_code": "{currency}", "countries": [...], '
+            '"payment_providers": ["pp_system_default"]}.'
+        )
+    channel = store.sales_channel_id
+    if channel is None:
+        gaps.append(
+            "The store has no default sales channel, so the products are in none: set one in "
+            "the admin (Settings → Store) or with POST /admin/stores/{id} "
+            '{"default_sales_channel_id"}.'
+        )
+        return gaps
+    keys = client.list_all(
+        "/admin/api-keys",
+        "api_keys",
+        {"type": "publishable", "fields": "id,revoked_at,sales_channels.id"},
+    )
+    if not any(
+        not key.get("revoked_at") and channel in {c["id"] for c in key.get("sales_channels") or []}
+        for key in keys
+    ):
+        gaps.append(
+            f"No publishable API key is linked to the sales channel {channel}, so the Store API "
+            "shows no products: link one in the admin (Settings → Publishable API Keys) or with "
+            f'POST /admin/api-keys/{{id}}/sales-channels {{"add": ["{channel}"]}}.'
+        )
+    locations = client.list_all(
+        "/admin/stock-locations", "stock_locations", {"sales_channel_id": channel, "fields": "id"}
+    )
+    linked = {row["id"] for row in locations}
+    wanted = store.stock_location_id
+    if not linked or (wanted and wanted not in linked):
+        which = f"The stock location {wanted}" if wanted else "No stock location"
+        location = wanted or "{id}"
+        gaps.append(
+            f"{which} is not linked to the sales channel {channel}, so carts cannot take managed "
+            "stock or ship: link it in the admin (Settings → Locations & Shipping) or with "
+            f'POST /admin/stock-locations/{location}/sales-channels {{"add": ["{channel}"]}}.'
+        )
+    return gaps

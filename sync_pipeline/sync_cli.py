@@ -126,7 +126,8 @@ def sync(
         f"{': ' + ', '.join(failed_pages) if failed_pages else ''}), "
         f"source total {summary.total}, {verb}created {summary.count('created')}, "
         f"{verb}updated {summary.count('updated')}, unchanged {summary.count('unchanged')}, "
-        f"{verb}failed {summary.count('failed')}, {summary.seconds:.1f} s; "
+        f"{verb}failed {summary.count('failed')}, "
+        f"stock levels {verb}set {summary.count('stock_set')}, {summary.seconds:.1f} s; "
         f"Medusa requests: {summary.requests('medusa_reads')} reads, "
         f"{summary.requests('medusa_writes')} writes"
     )
@@ -137,7 +138,9 @@ def sync(
 
 def _print_plan(outcome) -> None:
     _print_page(outcome)
-    if outcome.plan and outcome.counts.get("created", 0) + outcome.counts.get("updated", 0):
+    if outcome.plan and any(
+        outcome.counts.get(key, 0) for key in ("created", "updated", "stock_set")
+    ):
         print(outcome.plan, flush=True)
 
 

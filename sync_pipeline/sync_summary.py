@@ -8,7 +8,7 @@ from typing import Any
 
 from sync_pipeline.defs.reports import RequestCounts
 
-COUNT_KEYS = ("created", "updated", "unchanged", "failed")
+COUNT_KEYS = ("created", "updated", "unchanged", "failed", "stock_set")
 REQUEST_KEYS = ("medusa_reads", "medusa_writes")
 
 

@@ -16,6 +16,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sync_pipeline.inventory import (
+    INVENTORY_FIELDS,
+    StockResult,
+    StockState,
+    StockWriter,
+    stock_state,
+)
 from sync_pipeline.mapping import (
     NormalizedProduct,
     RejectedRecord,
@@ -25,6 +32,7 @@ from sync_pipeline.mapping import (
     category_name,
     changed_fields,
     fingerprint,
+    owned_variant,
     stored_fingerprint,
 )
 from sync_pipeline.medusa import MedusaAuthError, MedusaClient, MedusaError, MedusaUnavailable
@@ -58,6 +66,7 @@ PRODUCT_LOOKUP_FIELDS = ",".join(
         "variants.id",
         "variants.sku",
         "variants.title",
+        "variants.manage_inventory",
         "variants.prices.id",
         "variants.prices.amount",
         "variants.prices.currency_code",
@@ -98,6 +107,7 @@ class UpsertResult:
     plan: list[PlannedChange] = field(default_factory=list)
     new_categories: list[str] = field(default_factory=list)
     new_tags: list[str] = field(default_factory=list)
+    stock: StockResult = field(default_factory=StockResult)
 
     @property
     def failed(self) -> int:
@@ -149,30 +159,83 @@ class ProductUpserter:
         self.dry_run = dry_run
         self.tag_ids: dict[str, str] = {}
         self.result = UpsertResult()
+        # With stock managed, every product read also reads its variant's inventory, so the
+        # stock step knows the levels without another lookup.
+        extra = f",{INVENTORY_FIELDS}" if store.manages_inventory else ""
+        self.fingerprint_fields = FINGERPRINT_FIELDS + extra
+        self.lookup_fields = PRODUCT_LOOKUP_FIELDS + extra
+        self.response_fields = BATCH_RESPONSE_FIELDS + extra
+        self.stock_states: dict[str, StockState] = {}
+        self._skus: dict[str, str | None] = {}
 
     def run(self, products: list[NormalizedProduct]) -> UpsertResult:
         if not products:
             return self.result
+        self._skus = {p.external_id: p.sku for p in products}
         products = self._with_categories(products)
         products = self._with_tags(products)
-        existing = find_products(self.client, [p.external_id for p in products], FINGERPRINT_FIELDS)
+        existing = self._find([p.external_id for p in products], self.fingerprint_fields)
         stale = [
             existing[p.external_id].id
             for p in products
             if p.external_id in existing and not self._is_current(p, existing[p.external_id])
         ]
         if stale:  # what an update must rebuild: variants, prices, images, links
-            existing.update(find_products(self.client, stale, by="id"))
+            existing.update(self._find(stale, self.lookup_fields, by="id"))
         writes = self._plan(products, existing)
         if self.dry_run:
             self.result.created = sum(w.is_create for w in writes)
             self.result.updated = len(writes) - self.result.created
-            return self.result
-        for start in range(0, len(writes), self.batch_size):
-            self._write(
-                writes[start : start + self.batch_size], attempts_left=AMBIGUOUS_WRITE_ATTEMPTS
-            )
+        else:
+            for start in range(0, len(writes), self.batch_size):
+                self._write(
+                    writes[start : start + self.batch_size], attempts_left=AMBIGUOUS_WRITE_ATTEMPTS
+                )
+        if self.store.manages_inventory:
+            self._sync_stock(products)
         return self.result
+
+    def _find(
+        self, ids: list[str], fields: str, by: str = "external_id"
+    ) -> dict[str, ExistingProduct]:
+        found = find_products(self.client, ids, fields, by=by)
+        self._remember(found.values())
+        return found
+
+    def _remember(self, products: Iterable[ExistingProduct]) -> None:
+        """Keep the stock state of each product read (only when stock is managed)."""
+        location = self.store.stock_location_id
+        if location is None:
+            return
+        for product in products:
+            if product.external_id in self._skus:
+                sku = self._skus[product.external_id]
+                self.stock_states[product.external_id] = stock_state(product, sku, location)
+
+    def _sync_stock(self, products: list[NormalizedProduct]) -> None:
+        failed = {f.source_id for f in self.result.failures}
+        writer = StockWriter(
+            self.client,
+            self.store.stock_location_id,
+            lambda ids: self._find(ids, self.lookup_fields),
+            batch_size=self.batch_size,
+            dry_run=self.dry_run,
+        )
+        synced = [p for p in products if str(p.source_id) not in failed]
+        self.result.stock = writer.run(synced, self.stock_states)
+        self.result.failures.extend(self.result.stock.failures)
+        handles = {change.source_id: change.handle for change in self.result.plan}
+        for change in self.result.stock.changes:
+            if change.old is not None:
+                product = change.product
+                self.result.plan.append(
+                    PlannedChange(
+                        product.source_id,
+                        handles.get(product.source_id, product.handle),
+                        "stock",
+                        {"stock": (change.old, change.new)},
+                    )
+                )
 
     # planning
 
@@ -250,6 +313,10 @@ class ProductUpserter:
         return writes
 
     def _is_current(self, product: NormalizedProduct, current: ExistingProduct) -> bool:
+        if self.store.manages_inventory:
+            variant = owned_variant(current, product.sku)
+            if variant is not None and variant.manage_inventory is False:
+                return False  # turned off in Medusa: the update turns it on again
         return (
             stored_fingerprint(current) == fingerprint(product, self.store.currency_code)
             and current.status == "published"
@@ -275,7 +342,7 @@ class ProductUpserter:
         }
         try:
             answer = self.client.post(
-                "/admin/products/batch", body, params={"fields": BATCH_RESPONSE_FIELDS}
+                "/admin/products/batch", body, params={"fields": self.response_fields}
             )
         except MedusaAuthError:
             raise
@@ -287,6 +354,8 @@ class ProductUpserter:
             return
         self.result.created += len(answer.get("created", []))
         self.result.updated += len(answer.get("updated", []))
+        rows = [*answer.get("created", []), *answer.get("updated", [])]
+        self._remember(ExistingProduct.model_validate(row) for row in rows)
 
     def _split(self, writes: list[_Write], attempts_left: int, error: MedusaError) -> None:
         """All-or-nothing batch rejected: halve until the bad record stands alone."""
@@ -312,7 +381,7 @@ class ProductUpserter:
             "products",
             "handle",
             [write.product.handle],
-            {"fields": PRODUCT_LOOKUP_FIELDS},
+            {"fields": self.lookup_fields},
         )
         holder = ExistingProduct.model_validate(rows[0]) if rows else None
         if holder is None or holder.external_id not in (None, "", write.product.external_id):
@@ -332,7 +401,7 @@ class ProductUpserter:
         log.warning("Batch of %d got no usable answer (%s); checking Medusa", len(writes), error)
         self.result.ambiguous_retries += 1
         try:
-            existing = find_products(self.client, [w.product.external_id for w in writes])
+            existing = self._find([w.product.external_id for w in writes], self.lookup_fields)
         except MedusaUnavailable as lookup_error:
             error = lookup_error
             existing = None

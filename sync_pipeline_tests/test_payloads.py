@@ -17,6 +17,9 @@ from sync_pipeline.models import ExistingProduct, to_json
 from sync_pipeline.payloads import build_create, build_update
 
 STORE = StoreContext(currency_code="usd", sales_channel_id="sc_1", shipping_profile_id="sp_1")
+STOCKED_STORE = StoreContext(
+    currency_code="usd", sales_channel_id="sc_1", shipping_profile_id="sp_1", stock_location_id="sl"
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,9 @@ def test_create_payload_carries_everything_the_sync_owns(normalized):
     assert len(body["images"]) == 1
     assert body["weight"] == 4 and body["length"] == 22.99
     meta = body["metadata"]
-    assert meta["brand"] == "Essence" and meta["rating"] == 2.56 and meta["stock"] == 99
+    assert meta["brand"] == "Essence" and meta["rating"] == 2.56
+    # The stock is the inventory level's, not a metadata copy that would go stale.
+    assert "stock" not in meta and "availability_status" not in meta
     assert meta["discount_percentage"] == 10.48
     assert meta[OWNED_CATEGORY_KEY] == "cat_beauty"
     assert meta[OWNED_TAGS_KEY] == ["tag_a", "tag_b"]
@@ -105,4 +110,41 @@ def test_update_keeps_merchant_edits(normalized):
         {"id": "price_eur", "currency_code": "eur", "amount": 8.0},
     ]
     assert "merchant_note" not in body["metadata"]  # merged by Medusa, so left untouched
+    assert body["metadata"]["brand"] == "Essence"
+
+
+def test_create_manages_inventory_when_the_sync_owns_stock(normalized):
+    body = to_json(build_create(normalized[1], STOCKED_STORE, "cat", []))
+    assert body["variants"][0]["manage_inventory"] is True
+    assert normalized[1].stock == 99
+
+
+def _existing_with_variant(**variant) -> ExistingProduct:
+    return ExistingProduct.model_validate(
+        {
+            "id": "prod_1",
+            "external_id": "dummyjson:1",
+            "metadata": {"stock": 99, "availability_status": "In Stock", "brand": "Essence"},
+            "variants": [{"id": "var_1", "sku": "BEA-ESS-ESS-001", **variant}],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("store", "manage_inventory", "sent"),
+    [
+        (STOCKED_STORE, False, True),  # turned on: Medusa then gives it an inventory item
+        (STOCKED_STORE, True, None),  # already on: not sent again
+        (STORE, False, None),  # stock sync off: the merchant's setting is never touched
+    ],
+)
+def test_update_turns_inventory_on_only_when_needed(normalized, store, manage_inventory, sent):
+    existing = _existing_with_variant(manage_inventory=manage_inventory)
+    body = to_json(build_update(normalized[1], existing, store, "cat", []))
+    assert body["variants"][0].get("manage_inventory") == sent
+
+
+def test_update_removes_the_metadata_keys_of_older_mappings(normalized):
+    body = to_json(build_update(normalized[1], _existing_with_variant(), STORE, "cat", []))
+    assert body["metadata"]["stock"] == "" and body["metadata"]["availability_status"] == ""
     assert body["metadata"]["brand"] == "Essence"

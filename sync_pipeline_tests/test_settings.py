@@ -25,9 +25,20 @@ def test_the_environment_wins_over_the_env_file_and_defaults_fill_the_rest(tmp_p
         ("SYNC_PAGE_SIZE", "lots", "SYNC_PAGE_SIZE='lots' is not a whole number"),
         ("SYNC_FETCH_RETRY_DELAY", "-1", "SYNC_FETCH_RETRY_DELAY='-1' must be zero or more"),
         ("SYNC_SCHEDULE_CRON", "nightly", "SYNC_SCHEDULE_CRON='nightly' is not a cron schedule"),
+        ("SYNC_INVENTORY", "sometimes", "SYNC_INVENTORY='sometimes' must be on or off"),
     ],
 )
 def test_a_bad_setting_is_refused_by_name(name, value, message):
     with pytest.raises(SettingsError) as refused:
         SyncSettings.from_environment({name: value}, env_file=None)
     assert str(refused.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("value", "inventory"), [("", True), ("on", True), ("OFF", False), ("false", False)]
+)
+def test_stock_sync_is_on_unless_turned_off(value, inventory):
+    environ = {"SYNC_INVENTORY": value, "MEDUSA_STOCK_LOCATION_ID": " sloc_1 "}
+    settings = SyncSettings.from_environment(environ, env_file=None)
+    assert settings.inventory is inventory
+    assert settings.stock_location_id == "sloc_1"

@@ -12,10 +12,16 @@ from sync_pipeline.defs.partitions import product_pages
 from sync_pipeline.defs.reports import RequestCounts, WriteReport
 from sync_pipeline.defs.resources import MedusaResource
 from sync_pipeline.mapping import NormalizedPage, SourceCategory, StoreContext
-from sync_pipeline.store_setup import ensure_categories, ensure_store
+from sync_pipeline.store_setup import (
+    StoreSetupError,
+    ensure_categories,
+    ensure_store,
+    storefront_gaps,
+)
 from sync_pipeline.upsert import PlannedChange, ProductUpserter
 
 RECORDS_SYNCED_CHECK = "all_records_synced"
+STOREFRONT_CHECK = "storefront_ready"
 # Steps that write products to Medusa share this pool; its limit (SYNC_MEDUSA_CONCURRENCY)
 # is how many pages write at once.
 MEDUSA_POOL = "medusa"
@@ -62,23 +68,53 @@ class RequestMeter:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"medusa"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            STOREFRONT_CHECK,
+            asset="medusa_store",
+            description="A storefront can sell the synced products: a region in the sync's "
+            "currency, a publishable API key and a stock location on the products' sales "
+            "channel. A warning names each missing piece and the admin screen or Admin API "
+            "call that adds it; the sync never creates them in a store it did not make.",
+        )
+    ],
     description=(
         "The Medusa store the catalog goes into: made to support the sync's currency, with the "
-        "default sales channel and shipping profile every new product is attached to."
+        "default sales channel and shipping profile every new product is attached to, and the "
+        "stock location the supplier's stock goes to."
     ),
 )
-def medusa_store(context: dg.AssetExecutionContext, medusa: MedusaResource) -> dg.Output:
+def medusa_store(context: dg.AssetExecutionContext, medusa: MedusaResource):
     meter = RequestMeter(medusa)
-    store = ensure_store(meter.client, medusa.currency_code)
+    try:
+        store = ensure_store(
+            meter.client,
+            medusa.currency_code,
+            inventory=medusa.inventory,
+            stock_location_id=medusa.stock_location_id,
+        )
+    except StoreSetupError as error:
+        raise dg.Failure(str(error), allow_retries=False) from None
+    gaps = storefront_gaps(meter.client, store)
+    for gap in gaps:
+        context.log.warning("Storefront: %s", gap)
     context.log.info("Store ready: currency %s", store.currency_code)
-    return dg.Output(
+    yield dg.Output(
         store,
         metadata={
             "currency_code": store.currency_code,
             "sales_channel_id": store.sales_channel_id or "",
             "shipping_profile_id": store.shipping_profile_id or "",
+            "stock_location_id": store.stock_location_id or "(stock not synced)",
             **meter.counts().to_metadata(),
         },
+    )
+    yield dg.AssetCheckResult(
+        check_name=STOREFRONT_CHECK,
+        passed=not gaps,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="\n".join(gaps) or "Region, publishable key and stock location in place.",
+        metadata={"missing": dg.MetadataValue.json(gaps)},
     )
 
 
@@ -127,9 +163,10 @@ def medusa_category_map(
     description=(
         "The page's products upserted into Medusa: looked up by external id (dummyjson:{id}), "
         "created or updated through /admin/products/batch, linked to their category and tags, "
-        "left alone when unchanged. A page with any failed record fails (red) after writing "
-        "every good record, so it can be re-run on its own. With dry_run, nothing is written: "
-        "the plan is recorded as an observation instead of a materialization."
+        "left alone when unchanged; each variant's stock level at the stock location set from "
+        "the source's stock when it differs (stock_set). A page with any failed record fails "
+        "(red) after writing every good record, so it can be re-run on its own. With dry_run, "
+        "nothing is written: the plan is recorded as an observation instead of a materialization."
     ),
 )
 def medusa_products(
@@ -159,6 +196,7 @@ def medusa_products(
         seconds=time.monotonic() - started,
         changes=plan_markdown(result.plan),
         dry_run=config.dry_run,
+        stock_set=result.stock.written,
     )
     metadata = report.to_metadata()
     if config.dry_run:

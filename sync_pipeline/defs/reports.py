@@ -169,6 +169,8 @@ class WriteReport:
     seconds: float = 0.0
     changes: str = ""
     dry_run: bool = False
+    # Inventory levels written (the supplier's stock changed, or the level was new).
+    stock_set: int = 0
 
     @property
     def failed(self) -> int:
@@ -180,6 +182,7 @@ class WriteReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "failed": self.failed,
+            "stock_set": self.stock_set,
         }
 
     def to_metadata(self) -> dict[str, Any]:
@@ -211,6 +214,7 @@ class WriteReport:
             seconds=float(values.get("seconds", 0.0)),
             changes=str(values.get("changes") or ""),
             dry_run=dry_run,
+            stock_set=int(values.get(f"{prefix}stock_set", 0)),
         )
 
 

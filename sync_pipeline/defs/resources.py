@@ -46,6 +46,13 @@ class MedusaResource(ConfigurableResource):
     admin_password: str | None = Field(default=None, description="Admin password, if no key.")
     currency_code: str = Field(default="usd", description="Currency of the synced prices.")
     batch_size: int = Field(default=100, ge=1, description="Products per /admin/products/batch.")
+    inventory: bool = Field(
+        default=True, description="Set each variant's stock level from the source's stock."
+    )
+    stock_location_id: str | None = Field(
+        default=None,
+        description="Stock location of the synced stock; default: the store's default or first.",
+    )
     read_timeout: float = Field(default=120.0, description="Seconds to wait for an answer.")
     lock_wait_seconds: float = Field(
         default=600.0,
@@ -102,6 +109,8 @@ def build_resources(settings: SyncSettings) -> dict[str, ConfigurableResource]:
             ),
             currency_code=settings.currency_code,
             batch_size=settings.batch_size,
+            inventory=settings.inventory,
+            stock_location_id=settings.stock_location_id,
             lock_wait_seconds=settings.lock_wait_seconds,
         ),
     }
