@@ -4,7 +4,8 @@ What it writes is what a full sync into an empty store writes, built with the pr
 mapping: the store's currency (if missing), every source category, every tag value (one
 request each, Medusa has no batch endpoint for them: created concurrently, bounded), then
 ``POST /admin/products/batch`` creates of the same payloads, cut into the same batches as the
-sync (pages of ``page_size``, batches of ``batch_size`` within a page), one after another.
+sync (pages of ``page_size``, batches of ``batch_size`` within a page), one after another,
+each followed by the batch of stock levels of its products (as the sync, with stock on).
 
 The catalog is read from the source and mapped before the clock starts; the clock covers
 every Medusa request. Run alone against an empty store::
@@ -23,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sync_pipeline.dummyjson import DummyJSONClient
+from sync_pipeline.inventory import LEVELS_BATCH_PATH
 from sync_pipeline.mapping import (
     SOURCE_NAME,
     NormalizedProduct,
@@ -36,6 +38,8 @@ from sync_pipeline.models import to_json
 from sync_pipeline.payloads import build_create
 from sync_pipeline.store_setup import CREATE_CONCURRENCY, ensure_store
 from sync_pipeline.upsert import BATCH_RESPONSE_FIELDS
+
+CREATE_FIELDS = f"{BATCH_RESPONSE_FIELDS},variants.inventory_items.inventory_item_id"
 
 FETCH_PAGE = 1000
 
@@ -147,15 +151,30 @@ def run_floor(
         to_json(build_create(p, store, category_ids[p.category_slug], [tag_ids[t] for t in p.tags]))
         for p in products
     ]
+    stock = {p.external_id: p.stock for p in products}
     cut = batches(bodies, page_size, batch_size)
     batch_seconds = []
     for batch in cut:
         sent = time.monotonic()
         answer = client.post(
-            "/admin/products/batch", {"create": batch}, params={"fields": BATCH_RESPONSE_FIELDS}
+            "/admin/products/batch", {"create": batch}, params={"fields": CREATE_FIELDS}
         )
-        if len(answer.get("created", [])) != len(batch):
-            raise RuntimeError(f"batch created {len(answer.get('created', []))} of {len(batch)}")
+        created = answer.get("created", [])
+        if len(created) != len(batch):
+            raise RuntimeError(f"batch created {len(created)} of {len(batch)}")
+        if store.stock_location_id:
+            levels = [
+                {
+                    "inventory_item_id": row["variants"][0]["inventory_items"][0][
+                        "inventory_item_id"
+                    ],
+                    "location_id": store.stock_location_id,
+                    "stocked_quantity": stock[row["external_id"]],
+                }
+                for row in created
+                if stock[row["external_id"]] is not None
+            ]
+            client.post(LEVELS_BATCH_PATH, {"create": levels})
         batch_seconds.append(round(time.monotonic() - sent, 3))
     lap("products")
     seconds = time.monotonic() - started

@@ -130,7 +130,8 @@ def sync_catalog(sync_runner):
 
 STORE_PRODUCT_FIELDS = (
     "id,handle,title,external_id,status,metadata,updated_at,*categories,*variants,"
-    "*variants.prices,*images,*tags,*sales_channels"
+    "*variants.prices,*images,*tags,*sales_channels,"
+    "variants.inventory_items.inventory.location_levels.stocked_quantity"
 )
 
 

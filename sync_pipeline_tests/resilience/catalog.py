@@ -17,7 +17,7 @@ def assert_exact_catalog(
     categories: set[str] | None = None,
 ) -> None:
     """Medusa holds exactly ``expected`` (raw source records): one product per external id,
-    its price, SKU, category link and tags; every category and tag once. With
+    its price, SKU, stock level, category link and tags; every category and tag once. With
     ``exact_tags=False`` other tags may exist (a record that failed after its tags were made);
     ``categories``: the category handles expected, when not exactly those of ``expected``."""
     stored_categories, products = store_catalog()
@@ -43,6 +43,12 @@ def assert_exact_catalog(
         assert variant["sku"] == raw.get("sku"), where
         amounts = [p["amount"] for p in variant["prices"] if p["currency_code"] == currency]
         assert [Decimal(str(a)) for a in amounts] == [Decimal(str(raw["price"]))], where
+        levels = [
+            level["stocked_quantity"]
+            for item in variant["inventory_items"]
+            for level in item["inventory"]["location_levels"]
+        ]
+        assert levels == [raw["stock"]], where  # one item, one level: never made twice
         wanted_tags = sorted({t.strip() for t in raw.get("tags") or [] if t.strip()})
         assert sorted(t["value"] for t in product["tags"]) == wanted_tags, where
 
