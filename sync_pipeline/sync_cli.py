@@ -55,6 +55,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--legacy", action="store_true", help="Serve the old API shape.")
     demo.set_defaults(func=run_demo)
 
+    errors = commands.add_parser(
+        "errors",
+        help="List the records the latest sync could not write (for the supplier).",
+        description="The failed and rejected records of the latest sync (the latest result of "
+        "every page the catalog needs), or of one run: source id, SKU, page, stage, reason, "
+        "and when the page first reported it. Example: sync-pipeline errors --format csv > "
+        "rejected.csv",
+    )
+    errors.add_argument("--run", dest="run_id", help="Only this run's records (a run id).")
+    errors.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="Output format."
+    )
+    errors.set_defaults(func=run_errors)
+
     ui = commands.add_parser("ui", help="Open the Dagster UI (dagster dev) on this project.")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=run_ui)
@@ -167,6 +181,39 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"Local DummyJSON source: {server.url} serving {args.data}", flush=True)
         os.environ["DUMMYJSON_BASE_URL"] = server.url
         return sync()
+
+
+def run_errors(args: argparse.Namespace) -> int:
+    import csv
+
+    import dagster as dg
+
+    from sync_pipeline.defs.failures import COLUMNS, UnknownRun, failed_records
+    from sync_pipeline.runner import ensure_dagster_home
+
+    ensure_dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        try:
+            rows = [r.as_row() for r in failed_records(instance, args.run_id)]
+        except UnknownRun as error:
+            print(f"sync-pipeline errors: {error}", file=sys.stderr)
+            return 2
+    if args.format == "json":
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    elif not rows:
+        print("No failed records in the latest sync.")
+    else:
+        for row in rows:
+            print(
+                f"page {row['page']}  {row['source_id']:>6}  {row['sku'] or '-':20}  "
+                f"{row['stage']:10}  {row['reason']}  (since {row['first_seen']})"
+            )
+        print(f"{len(rows)} failed record(s).")
+    return 0
 
 
 def run_ui(args: argparse.Namespace) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 import os
 import subprocess
@@ -178,6 +180,8 @@ def test_sync_command_exits_non_zero_when_a_page_fails(
     data = generated_catalog(tmp_path, count=12)
     catalog = json.loads(data.read_text())
     catalog[3]["price"] = "free"
+    catalog[5]["stock"] = -4
+    del catalog[8]["category"]
     data.write_text(json.dumps(catalog))
     env = {
         **os.environ,
@@ -191,10 +195,20 @@ def test_sync_command_exits_non_zero_when_a_page_fails(
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "page 000: FAILED" in done.stdout
-    assert "created 11" in done.stdout and "failed 1" in done.stdout
+    assert "created 9" in done.stdout and "failed 3" in done.stdout
     assert f"{catalog[3]['id']} ({catalog[3]['sku']}): price" in done.stdout
     assert medusa_stack.api_key not in done.stdout + done.stderr
     assert (tmp_path / "dagster_home" / "dagster.yaml").is_file()
+
+    command = [sys.executable, "-m", "sync_pipeline.cli", "errors", "--format", "csv"]
+    report = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    rows = list(csv.DictReader(io.StringIO(report.stdout)))
+    assert [(r["source_id"], r["sku"], r["page"], r["stage"]) for r in rows] == [
+        (str(catalog[i]["id"]), catalog[i]["sku"], "000", "validation") for i in (3, 5, 8)
+    ]
+    assert [r["reason"].split(":")[0] for r in rows] == ["price", "stock", "category"]
+    assert all(r["first_seen"].endswith("+00:00") and r["run_id"] for r in rows)
 
 
 def test_merchant_edits_survive_a_source_change(

@@ -1,0 +1,103 @@
+"""The records a sync could not write, read back from the instance: what ``sync-pipeline errors``
+prints for the supplier. Every page's ``all_records_synced`` check keeps its failed records
+(source id, SKU, stage, reason); this reads the latest evaluation of each page, or one run's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from sync_pipeline.defs.cycle import WRITTEN
+from sync_pipeline.defs.medusa_assets import RECORDS_SYNCED_CHECK
+from sync_pipeline.defs.partitions import product_pages
+from sync_pipeline.defs.reports import WriteReport
+
+RECORDS_CHECK = dg.AssetCheckKey(WRITTEN, RECORDS_SYNCED_CHECK)
+COLUMNS = ("source_id", "sku", "page", "stage", "reason", "first_seen", "run_id")
+_HISTORY_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class FailedRecord:
+    source_id: str
+    sku: str
+    page: str
+    stage: str
+    reason: str
+    first_seen: str  # ISO 8601, UTC: the first evaluation of the page that had it failing
+    run_id: str
+
+    def as_row(self) -> dict[str, str]:
+        return {column: getattr(self, column) for column in COLUMNS}
+
+
+class UnknownRun(LookupError):
+    pass
+
+
+def _history(instance: dg.DagsterInstance) -> list:
+    """Every real (not dry-run) evaluation of the check, oldest first."""
+    storage = instance.event_log_storage
+    records, cursor = [], None
+    while True:
+        batch = storage.get_asset_check_execution_history(
+            RECORDS_CHECK, limit=_HISTORY_PAGE, cursor=cursor
+        )
+        records.extend(batch)
+        if len(batch) < _HISTORY_PAGE:
+            break
+        cursor = batch[-1].id
+    evaluated = [
+        r
+        for r in records
+        if r.event is not None
+        and r.event.asset_check_evaluation is not None
+        and not WriteReport.from_metadata(r.event.asset_check_evaluation.metadata).dry_run
+    ]
+    return sorted(evaluated, key=lambda r: r.id)
+
+
+def _failed(record) -> list:
+    return WriteReport.from_metadata(record.event.asset_check_evaluation.metadata).failed_records
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+def failed_records(instance: dg.DagsterInstance, run_id: str | None = None) -> list[FailedRecord]:
+    """The failed records of the latest evaluation of every page the catalog needs now (or of
+    run ``run_id``). ``first_seen`` is when the page began reporting the record, unbroken."""
+    if run_id is not None and instance.get_run_by_id(run_id) is None:
+        raise UnknownRun(f"no run {run_id!r} in this Dagster instance ({instance.root_directory})")
+    first_seen: dict[tuple[str | None, str, str], float] = {}
+    chosen: dict[str | None, tuple[object, dict]] = {}
+    for record in _history(instance):
+        keys = {(record.partition, r.source_id, r.stage) for r in _failed(record)}
+        for key in [k for k in first_seen if k[0] == record.partition and k not in keys]:
+            del first_seen[key]  # fixed in between
+        for key in keys:
+            first_seen.setdefault(key, record.create_timestamp)
+        if run_id is None or record.run_id == run_id:
+            chosen[record.partition] = (record, {k: first_seen[k] for k in keys})
+    if run_id is None:
+        pages = set(instance.get_dynamic_partitions(product_pages.name))
+        chosen = {page: value for page, value in chosen.items() if page in pages}
+    rows = []
+    for page in sorted(chosen, key=lambda p: p or ""):
+        record, seen = chosen[page]
+        for failure in _failed(record):
+            rows.append(
+                FailedRecord(
+                    source_id=failure.source_id,
+                    sku=failure.sku or "",
+                    page=page or "",
+                    stage=failure.stage,
+                    reason=failure.reason,
+                    first_seen=_iso(seen[(page, failure.source_id, failure.stage)]),
+                    run_id=record.run_id,
+                )
+            )
+    return rows
