@@ -11,8 +11,10 @@ Use from Python (the test suite does)::
 
 or from the shell: ``sync-pipeline stack up|down|reset|status``. ``up`` also writes
 ``.local/medusa.env`` (MEDUSA_BASE_URL, MEDUSA_API_KEY, MEDUSA_ADMIN_EMAIL,
-MEDUSA_ADMIN_PASSWORD), which every ``sync-pipeline`` command loads without overriding the
-environment.
+MEDUSA_ADMIN_PASSWORD, and for a storefront MEDUSA_PUBLISHABLE_KEY and MEDUSA_REGION_ID),
+which every ``sync-pipeline`` command loads without overriding the environment. The store
+is a working shop in ``MEDUSA_CURRENCY_CODE`` (region, stock location, shipping option):
+``info.shop``.
 
 This package never imports Dagster: ``stack`` commands must stay fast.
 """

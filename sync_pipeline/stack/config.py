@@ -21,6 +21,7 @@ merely came from ``.local/medusa.env`` are ignored here):
 ``MEDUSA_PORT``            port Medusa listens on, on 127.0.0.1 (default 9000)
 ``MEDUSA_ADMIN_EMAIL``     admin user (default admin@sync-pipeline.local)
 ``MEDUSA_ADMIN_PASSWORD``  admin password (default: generated once, kept in secrets.json)
+``MEDUSA_CURRENCY_CODE``   currency the shop on the template sells in (default usd, as the sync)
 """
 
 from __future__ import annotations
@@ -50,9 +51,17 @@ DEFAULT_MEDUSA_PORT = 9000
 DEFAULT_EMBEDDED_PG_PORT = 54329
 DEFAULT_ADMIN_EMAIL = "admin@sync-pipeline.local"
 DEFAULT_DB_NAME = "medusa"
+DEFAULT_CURRENCY_CODE = "usd"
 
 # Keys written to .local/medusa.env for the other commands (and the tests).
-ENV_FILE_KEYS = ("MEDUSA_BASE_URL", "MEDUSA_API_KEY", "MEDUSA_ADMIN_EMAIL", "MEDUSA_ADMIN_PASSWORD")
+ENV_FILE_KEYS = (
+    "MEDUSA_BASE_URL",
+    "MEDUSA_API_KEY",
+    "MEDUSA_ADMIN_EMAIL",
+    "MEDUSA_ADMIN_PASSWORD",
+    "MEDUSA_PUBLISHABLE_KEY",
+    "MEDUSA_REGION_ID",
+)
 
 
 class StackError(RuntimeError):
@@ -104,6 +113,14 @@ def env_int(key: str, default: int) -> int:
 
 def medusa_port() -> int:
     return env_int("MEDUSA_PORT", DEFAULT_MEDUSA_PORT)
+
+
+def currency_code() -> str:
+    """The currency of the shop made on the template: the sync's (``MEDUSA_CURRENCY_CODE``)."""
+    raw = (user_env("MEDUSA_CURRENCY_CODE") or DEFAULT_CURRENCY_CODE).strip().lower()
+    if len(raw) != 3 or not raw.isascii() or not raw.isalpha():
+        raise StackError("configuration", f"MEDUSA_CURRENCY_CODE={raw!r} is not a currency code")
+    return raw
 
 
 def ensure_dirs() -> None:

@@ -8,13 +8,15 @@
 3. create + migrate the template database
 4. create the admin user in it
 5. ``medusa build`` (+ node_modules symlink and .env in ``.medusa/server``)
-6. boot Medusa once on the template, create a secret API key, stop it
+6. boot Medusa once on the template: create a secret API key, and make the store a shop
+   that can take an order (region in ``MEDUSA_CURRENCY_CODE``, publishable key, stock
+   location, shipping option: :mod:`sync_pipeline.stack.shop`), stop it
 7. clone the template into the working database
 8. start Medusa on the working database (own session: it outlives the command)
 9. verify the key (``GET /admin/products`` → 200) and write ``.local/medusa.env``
 
 Every clone of the template has the same rows, so the key (and the admin user) made on the
-template is valid in the working database and after every ``reset_store``.
+template is valid in the working database and after every ``reset_store``, and so is the shop.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sync_pipeline.stack.config import (
     LOGS_DIR,
     StackError,
     admin_credentials,
+    currency_code,
     ensure_dirs,
     load_secrets,
     load_state,
@@ -41,6 +44,7 @@ from sync_pipeline.stack.config import (
     user_env,
 )
 from sync_pipeline.stack.postgres import PgTarget
+from sync_pipeline.stack.shop import ShopInfo, ensure_shop
 
 Printer = Callable[[str], None]
 
@@ -58,6 +62,7 @@ class StackInfo:
     admin_email: str
     admin_password: str
     env_file: Path = MEDUSA_ENV_FILE
+    shop: ShopInfo | None = None
 
     def __repr__(self) -> str:  # keep secrets out of test reports and logs
         return (
@@ -71,6 +76,7 @@ class StackStatus:
     up: bool
     postgres: dict[str, Any] = field(default_factory=dict)
     medusa: dict[str, Any] = field(default_factory=dict)
+    shop: ShopInfo | None = None
     env_file: Path = MEDUSA_ENV_FILE
     notes: list[str] = field(default_factory=list)
 
@@ -104,6 +110,19 @@ class StackStatus:
             out.append(f"            log {md.get('log')}")
         else:
             out.append("medusa:     not started")
+        shop = self.shop
+        if shop:
+            out.append(
+                f"shop:       region {shop.region_id} ({shop.currency_code}, "
+                f"{shop.country_code}), sales channel {shop.sales_channel_id}"
+            )
+            out.append(f"            publishable key {shop.publishable_key}")
+            out.append(
+                f"            stock location {shop.stock_location_id}, "
+                f"shipping option {shop.shipping_option_id}"
+            )
+        else:
+            out.append("shop:       none recorded")
         out.append(f"env file:   {self.env_file}{'' if self.env_file.is_file() else ' (missing)'}")
         out.extend(f"note:       {note}" for note in self.notes)
         return out
@@ -137,7 +156,8 @@ class _Steps:
 # .local/stack.json:
 #   target          the PostgreSQL server + database names the store lives on (last `up`)
 #   embedded        the embedded PostgreSQL supervisor we started (whatever the target)
-#   databases       per target id: template migrated, admin user, API key, working clone
+#   databases       per target id: template migrated, admin user, API key, shop (ShopInfo),
+#                   working_template (what of the template the working clone was made from)
 #   build           fingerprint of the last `medusa build`
 #   medusa          the server: pid, start time, port, target id
 #   template_server the short-lived server on the template (only while making the key)
@@ -187,6 +207,14 @@ def _env_file_values(info: StackInfo) -> dict[str, str]:
         "MEDUSA_API_KEY": info.api_key,
         "MEDUSA_ADMIN_EMAIL": info.admin_email,
         "MEDUSA_ADMIN_PASSWORD": info.admin_password,
+        **(
+            {
+                "MEDUSA_PUBLISHABLE_KEY": info.shop.publishable_key,
+                "MEDUSA_REGION_ID": info.shop.region_id,
+            }
+            if info.shop
+            else {}
+        ),
     }
 
 
@@ -211,6 +239,7 @@ def _info_from_state(state: dict) -> StackInfo | None:
         api_key=db["api_key"]["token"],
         admin_email=db["admin_email"],
         admin_password=db["admin_password"],
+        shop=ShopInfo.from_dict(db["shop"]) if db.get("shop") else None,
     )
 
 
@@ -266,7 +295,21 @@ def _fast_path(state: dict, target: PgTarget, port: int) -> StackInfo | None:
         return None
     if admin_credentials(load_secrets()) != (info.admin_email, info.admin_password):
         return None
+    db = state["databases"][target.id]
+    if not _shop_current(db, currency_code()) or db.get("working_template") != _template_stamp(db):
+        return None
     return info
+
+
+def _shop_current(db: dict, currency: str) -> bool:
+    """The template's shop is recorded, for this currency."""
+    shop = db.get("shop")
+    return bool(shop and shop.get("currency_code") == currency)
+
+
+def _template_stamp(db: dict) -> dict:
+    """What the working database must have been cloned from: changes with the key or shop."""
+    return {"api_key_id": db["api_key"]["id"], "shop": db.get("shop")}
 
 
 def up(out: Printer = print) -> StackInfo:
@@ -414,11 +457,19 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
         }
     )
 
-    name = "create secret API key on the template"
-    if db.get("api_key"):
-        steps.skip(name, "done")
+    currency = currency_code()
+    need_key = not db.get("api_key")
+    need_shop = not _shop_current(db, currency)
+    name = "boot Medusa on the template"
+    if not need_key and not need_shop:
+        steps.skip("create secret API key on the template", "done")
+        steps.skip(f"set up the shop on the template ({currency})", "done")
     else:
         log = LOGS_DIR / "medusa-template.log"
+        # The template is about to change: a spare copy of it would be stale.
+        _wait_spare_job(state, timeout=30)
+        procs.stop(state.pop("spare_job", None), timeout=5)
+        postgres.admin(target, "drop", spare, step=name)
         with steps.run(name, log):
             allow_template_connections(True, name)
             server_port = medusa.free_port()
@@ -426,28 +477,40 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
                 name, port=server_port, env=template_env, log=log
             )
             save_state(state)
-            try:
-                url = medusa.base_url(server_port)
-                key = medusa.create_secret_key(name, url, email, password, log)
-                status = medusa.key_status(url, key["token"])
-                if status != 200:
-                    raise StackError(
-                        name, f"the new key got HTTP {status} from /admin/products", log
-                    )
-            finally:
-                _stop_medusa(state, out=_quiet, which="template_server")
-            db["api_key"] = key
-            save_state(state)
+        try:
+            url = medusa.base_url(server_port)
+            name = "create secret API key on the template"
+            if not need_key:
+                steps.skip(name, "done")
+            else:
+                with steps.run(name, log):
+                    key = medusa.create_secret_key(name, url, email, password, log)
+                    status = medusa.key_status(url, key["token"])
+                    if status != 200:
+                        raise StackError(
+                            name, f"the new key got HTTP {status} from /admin/products", log
+                        )
+                    db["api_key"] = key
+                    save_state(state)
+            name = f"set up the shop on the template ({currency})"
+            with steps.run(name, log):
+                shop = ensure_shop(url, db["api_key"]["token"], currency, step=name, log=log)
+                db["shop"] = shop.to_dict()
+                save_state(state)
+        finally:
+            _stop_medusa(state, out=_quiet, which="template_server")
     # Nothing may connect to the template: CREATE DATABASE ... TEMPLATE needs it idle.
     allow_template_connections(False, "lock the template database")
 
     name = f"create working database {work!r} from the template"
-    if databases[work]["exists"] and db.get("working_key_id") == db["api_key"]["id"]:
+    stamp = _template_stamp(db)
+    if databases[work]["exists"] and db.get("working_template") == stamp:
         steps.skip(name, "exists")
     else:
         with steps.run(name, LOGS_DIR / "pg-admin.log"):
             _stop_medusa(state, out)
             postgres.admin(target, "reset", work, tpl, step=name)
+            db["working_template"] = stamp
             db["working_key_id"] = db["api_key"]["id"]
             save_state(state)
 
@@ -607,6 +670,7 @@ def status() -> StackStatus:
             "log": md.get("log"),
         }
         result.up = bool(healthy and key_valid)
+        result.shop = info.shop
         result.notes.extend(_env_overrides(info))
     if not result.up:
         result.notes.append("run `sync-pipeline stack up`")

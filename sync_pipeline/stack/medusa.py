@@ -151,13 +151,24 @@ def migrate(step: str, env: dict[str, str]) -> None:
     )
 
 
+USER_CREATED = "User created successfully"
+
+
 def create_user(step: str, env: dict[str, str], email: str, password: str) -> None:
-    run(
-        step,
-        [str(MEDUSA_BIN), "user", "-e", email, "-p", password],
-        log=LOGS_DIR / "user.log",
-        env=env,
-    )
+    """``medusa user``; fails unless the CLI says it created the user.
+
+    It has been seen to exit 0 after printing only its version, having created nobody (the
+    admin login then got 401 much later): its exit code alone proves nothing.
+    """
+    log = LOGS_DIR / "user.log"
+    run(step, [str(MEDUSA_BIN), "user", "-e", email, "-p", password], log=log, env=env)
+    if USER_CREATED not in log.read_text(encoding="utf-8", errors="replace"):
+        raise StackError(
+            step,
+            f"`medusa user` exited 0 but did not report {USER_CREATED!r}: no admin user was "
+            "made (its output is below)",
+            log,
+        )
 
 
 # --- production build ----------------------------------------------------------------------
@@ -294,7 +305,10 @@ def create_secret_key(step: str, url: str, email: str, password: str, log: Path)
         )
         if login.status_code != 200:
             raise StackError(
-                step, f"admin login failed: HTTP {login.status_code} {login.text[:200]}", log
+                step,
+                f"the admin login right after creating the user failed: HTTP "
+                f"{login.status_code} {login.text[:200]} (see {LOGS_DIR / 'user.log'})",
+                log,
             )
         jwt = login.json()["token"]
         created = requests.post(

@@ -47,6 +47,8 @@ def test_env_file_written_private(stack_info: stack.StackInfo) -> None:
         "MEDUSA_API_KEY": stack_info.api_key,
         "MEDUSA_ADMIN_EMAIL": stack_info.admin_email,
         "MEDUSA_ADMIN_PASSWORD": stack_info.admin_password,
+        "MEDUSA_PUBLISHABLE_KEY": stack_info.shop.publishable_key,
+        "MEDUSA_REGION_ID": stack_info.shop.region_id,
     }
     assert MEDUSA_ENV_FILE.stat().st_mode & 0o777 == 0o600
     assert config.SECRETS_FILE.stat().st_mode & 0o777 == 0o600

@@ -236,3 +236,36 @@ def test_private_parent_directories_are_detected() -> None:
         assert postgres._traversable_by_postgres(inner)
     finally:
         shutil.rmtree(base)
+
+
+def test_medusa_user_that_creates_nobody_fails_the_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`medusa user` once exited 0 after printing only its version: that is a failure."""
+    monkeypatch.setattr(medusa, "LOGS_DIR", tmp_path)
+
+    def prints_version_only(step: str, cmd: list[str], *, log: Path, **_: object) -> None:
+        log.write_text("Medusa CLI version: 2.21.2\n")
+
+    monkeypatch.setattr(medusa, "run", prints_version_only)
+    with pytest.raises(StackError) as caught:
+        medusa.create_user("create admin user", {}, "a@b.c", "pw")
+    assert caught.value.step == "create admin user"
+    assert "User created successfully" in caught.value.message
+    assert caught.value.log == tmp_path / "user.log"
+
+    def creates_the_user(step: str, cmd: list[str], *, log: Path, **_: object) -> None:
+        log.write_text("info:    User created successfully.\n")
+
+    monkeypatch.setattr(medusa, "run", creates_the_user)
+    medusa.create_user("create admin user", {}, "a@b.c", "pw")
+
+
+def test_currency_code_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEDUSA_CURRENCY_CODE", raising=False)
+    assert config.currency_code() == "usd"
+    monkeypatch.setenv("MEDUSA_CURRENCY_CODE", "EUR")
+    assert config.currency_code() == "eur"
+    monkeypatch.setenv("MEDUSA_CURRENCY_CODE", "euro")
+    with pytest.raises(StackError, match="MEDUSA_CURRENCY_CODE"):
+        config.currency_code()
