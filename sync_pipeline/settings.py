@@ -61,6 +61,26 @@ def load_local_env(path: Path = MEDUSA_ENV_FILE) -> dict[str, str]:
     return taken
 
 
+# Every environment variable the sync reads: ``SyncSettings.from_environment`` below, and
+# MEDUSA_BASE_URL, which the resources read at launch as a Dagster ``EnvVar``. Deployment files
+# (deploy/) are tested against this list.
+SETTING_NAMES = (
+    "MEDUSA_BASE_URL",
+    "MEDUSA_API_KEY",
+    "MEDUSA_ADMIN_EMAIL",
+    "MEDUSA_ADMIN_PASSWORD",
+    "MEDUSA_CURRENCY_CODE",
+    "DUMMYJSON_BASE_URL",
+    "SYNC_PAGE_SIZE",
+    "SYNC_BATCH_SIZE",
+    "SYNC_FETCH_MAX_RETRIES",
+    "SYNC_FETCH_RETRY_DELAY",
+    "SYNC_LOCK_WAIT_SECONDS",
+    "SYNC_MEDUSA_CONCURRENCY",
+    "SYNC_SCHEDULE_CRON",
+)
+
+
 class SettingsError(ValueError):
     """A setting has a value the sync cannot use; the message names the variable."""
 

@@ -1,0 +1,154 @@
+"""The sync on a Dagster instance whose storage is dagster-postgres (deploy/dagster.yaml), on
+a real PostgreSQL: the stack's own server, in a database of its own that the test drops.
+
+Needs ``dagster_postgres``; the project cannot depend on it yet (deploy/README.md, "Versions"),
+so the test is skipped where it is not installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from sync_pipeline.defs.partitions import registered_pages
+from sync_pipeline.locking import lock_path
+from sync_pipeline.settings import REPO_ROOT
+from sync_pipeline_tests.resilience.catalog import assert_exact_catalog
+
+pytest.importorskip("dagster_postgres")
+import psycopg2  # noqa: E402  (installed with dagster-postgres)
+
+pytestmark = pytest.mark.e2e
+
+DATABASE = "dagster_storage_test"
+HOLD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from sync_pipeline.locking import sync_lock
+    with sync_lock(Path(sys.argv[1]), what="CLI sync held by the test"):
+        print("held", flush=True)
+        time.sleep(120)
+    """
+)
+
+
+def _admin(target, statement: str) -> None:
+    connection = psycopg2.connect(
+        host=target.host,
+        port=target.port,
+        user=target.user,
+        password=target.password,
+        dbname="postgres",
+    )
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def postgres_instance(medusa_stack, tmp_path, monkeypatch):
+    """A DagsterInstance from deploy/dagster.yaml, its storage a fresh database on the stack's
+    PostgreSQL; the database is dropped afterwards."""
+    from sync_pipeline.stack.config import load_state
+    from sync_pipeline.stack.postgres import PgTarget
+
+    target = PgTarget.from_dict(load_state()["target"])
+    for name, value in {
+        "DAGSTER_PG_HOST": target.host,
+        "DAGSTER_PG_PORT": str(target.port),
+        "DAGSTER_PG_USERNAME": target.user,
+        "DAGSTER_PG_PASSWORD": target.password,
+        "DAGSTER_PG_DB": DATABASE,
+    }.items():
+        monkeypatch.setenv(name, value)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO_ROOT / "deploy" / "dagster.yaml").read_text())
+    _admin(target, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    _admin(target, f"CREATE DATABASE {DATABASE}")
+    try:
+        instance = dg.DagsterInstance.from_config(str(home))
+        try:
+            yield instance
+        finally:
+            instance.dispose()
+    finally:
+        _admin(target, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+
+
+@pytest.fixture
+def cli_sync_holding_the_lock(postgres_instance):
+    """Another process holding the instance's sync lock exclusively, as a CLI sync does."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(lock_path(postgres_instance.root_directory))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline().strip() == "held"
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_a_full_sync_on_postgres_backed_dagster_storage(
+    postgres_instance,
+    empty_store,
+    source_server,
+    shared_data_dir: Path,
+    sync_settings,
+    stack_resources,
+    medusa_client,
+    store_catalog,
+    request,
+):
+    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
+
+    from sync_pipeline.runner import SyncRunner
+
+    instance = postgres_instance
+    assert isinstance(instance.run_storage, PostgresRunStorage)
+    assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+
+    runner = SyncRunner(instance, sync_settings, stack_resources(source_server.url))
+    summary = runner.run()
+    assert summary.ok, summary
+    expected = json.loads((shared_data_dir / "products.json").read_text())
+    assert summary.total == len(expected) == 194
+    assert_exact_catalog(medusa_client, store_catalog, expected)
+
+    # What the instance recorded, read back from PostgreSQL: every page the catalog needs
+    # registered and materialized, the runs successful, the pool at SYNC_MEDUSA_CONCURRENCY.
+    pages = registered_pages(instance)
+    assert len(pages) == -(-194 // sync_settings.page_size)
+    assert instance.get_materialized_partitions(dg.AssetKey("medusa_products")) == set(pages)
+    runs = instance.get_runs()
+    assert runs and all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+    slots = instance.event_log_storage.get_concurrency_info("medusa").slot_count
+    assert slots == sync_settings.medusa_concurrency
+
+    # The sync lock with this instance: a CLI sync holding it makes a Dagster run wait
+    # SYNC_LOCK_WAIT_SECONDS, then fail naming the holder; nothing is written meanwhile.
+    holder = request.getfixturevalue("cli_sync_holding_the_lock")
+    impatient = dataclasses.replace(sync_settings, lock_wait_seconds=1.0)
+    blocked = SyncRunner(instance, impatient, stack_resources(source_server.url, impatient))
+    outcome = blocked.run_page(pages[0])
+    assert not outcome.ok
+    assert f"pid {holder.pid}" in outcome.error and "CLI sync held by the test" in outcome.error
+    assert instance.get_run_by_id(outcome.run_id).status == dg.DagsterRunStatus.FAILURE
+
+    holder.kill()
+    holder.wait()
+    again = blocked.run_page(pages[0])
+    assert again.ok, again.error
+    assert again.counts.get("unchanged") == 100, again.counts
