@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sync-pipeline",
         description="Sync the DummyJSON catalog into Medusa, and run the local stack it needs.",
+        epilog="Example: sync-pipeline demo (local stack + shared data + a full sync). "
+        "Every command has --help.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     stack_cli.register(commands)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -98,7 +99,9 @@ class DummyJSONClient:
             except requests.Timeout as error:
                 raise SourceUnavailable(f"GET {path}: timed out ({error})") from error
             except requests.RequestException as error:
-                raise SourceUnavailable(f"GET {path}: connection failed ({error})") from error
+                raise SourceUnavailable(
+                    f"GET {path}: connection failed ({_reason(error)})"
+                ) from error
             with response:
                 if response.status_code == 429 and waits < self.max_rate_limit_waits:
                     waits += 1
@@ -151,8 +154,16 @@ class DummyJSONClient:
         return b"".join(chunks)
 
 
+def _reason(error: Exception) -> str:
+    """The operating system's words for a failed connection ("Connection refused", "Name or
+    service not known"), not requests' nested retry wrapper."""
+    found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", str(error))
+    return found[-1].strip() if found else type(error).__name__
+
+
 def _message(response: requests.Response) -> str:
     try:
         return str(response.json().get("message", ""))[:200]
     except (ValueError, AttributeError):
-        return response.text[:200]
+        text = re.sub(r"<[^>]*>", " ", response.text)  # an HTML error page: its words
+        return " ".join(text.split())[:200]

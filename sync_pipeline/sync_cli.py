@@ -13,13 +13,29 @@ from pathlib import Path
 
 from sync_pipeline.settings import REPO_ROOT, SHARED_DATA_DIR
 
+SYNC_EPILOG = """examples:
+  sync-pipeline sync                          everything the catalog needs
+  sync-pipeline sync --dry-run                the plan, nothing written
+  sync-pipeline sync --pages 001,003          only these pages
+  sync-pipeline sync --json > summary.json    for scripts
+
+exit codes:
+  0  synced
+  1  a page, the store setup or archival failed (the records: sync-pipeline errors)
+  2  a setting is wrong (the message names it)
+  3  another sync holds the lock
+"""
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     sync = commands.add_parser(
         "sync",
         help="Sync the DummyJSON catalog into Medusa (runs recorded in DAGSTER_HOME).",
         description="Materialize the whole asset graph: categories and store, then every "
-        "product page. Exits non-zero if any page failed.",
+        "product page the catalog needs, then archival. Shows pages done, products per second "
+        "and the time left on a terminal; plain lines when piped.",
+        epilog=SYNC_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sync.add_argument(
         "--dry-run",
@@ -40,11 +56,23 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--pages",
         help="Comma-separated page keys to run (e.g. 001,003); default: every page needed.",
     )
+    output = sync.add_mutually_exclusive_group()
+    output.add_argument(
+        "--quiet", "-q", action="store_true", help="Print only failures and the summary line."
+    )
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="Print only the summary, as JSON, on stdout (for scripts); failures on stderr.",
+    )
     sync.set_defaults(func=run_sync)
 
     demo = commands.add_parser(
         "demo",
         help="Start the local stack and a local DummyJSON server on the shared data, then sync.",
+        description="The quickest full sync: `stack up`, a local DummyJSON server on the shared "
+        "data (127.0.0.1), then `sync`.",
+        epilog="Example: sync-pipeline demo --data ../shared/dummyjson/products-100.json --legacy",
     )
     demo.add_argument(
         "--data",
@@ -69,24 +97,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     errors.set_defaults(func=run_errors)
 
-    ui = commands.add_parser("ui", help="Open the Dagster UI (dagster dev) on this project.")
+    ui = commands.add_parser(
+        "ui",
+        help="Open the Dagster UI (dagster dev) on this project.",
+        description="Runs `dagster dev` on this project with DAGSTER_HOME, the schedule and the "
+        "sync sensor on; Materialize all in the UI runs the same sync as `sync-pipeline sync`.",
+        epilog="Example: sync-pipeline ui --port 3001",
+    )
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=run_ui)
-
-
-def _print_page(outcome) -> None:
-    if outcome.counts:
-        counts = ", ".join(f"{k} {v}" for k, v in outcome.counts.items())
-    else:
-        counts = "nothing written"
-    status = "ok" if outcome.ok else "FAILED"
-    print(
-        f"  page {outcome.key}: {status:6} {outcome.products:4d} products: {counts} "
-        f"({outcome.seconds:.1f} s, fetch attempts {outcome.fetch_attempts})",
-        flush=True,
-    )
-    if outcome.error:
-        print(f"    {outcome.error}", flush=True)
 
 
 def sync(
@@ -94,48 +113,77 @@ def sync(
     dry_run: bool = False,
     allow_mass_archive: bool = False,
     summary_json: Path | None = None,
+    output: str = "normal",
 ) -> int:
-    """Run a full sync and print its progress and summary; returns the exit code."""
+    """Run a full sync and show its progress and summary; returns the exit code.
+
+    ``output``: ``normal``, ``quiet`` (failures and the summary line) or ``json`` (the summary
+    as JSON on stdout, nothing else there)."""
     import dagster as dg
 
     from sync_pipeline.locking import SyncBusy, lock_path, sync_lock
+    from sync_pipeline.preflight import ConfigurationError, check
+    from sync_pipeline.progress import Progress
     from sync_pipeline.runner import SyncRunner, ensure_dagster_home
     from sync_pipeline.settings import SettingsError, SyncSettings
 
     try:
         settings = SyncSettings.from_environment()
-    except SettingsError as error:
+        check(settings, os.environ)
+    except (SettingsError, ConfigurationError) as error:
         print(f"Not syncing: {error}", file=sys.stderr)
         return 2
     home = ensure_dagster_home()
-    mode = "Dry run: planning, nothing is written" if dry_run else "Syncing"
+    out = sys.stderr if output == "json" else sys.stdout
+    progress = Progress(
+        out,
+        settings.page_size,
+        tty=out.isatty(),
+        quiet=output != "normal",
+        detail=_print_plan if dry_run else None,
+    )
     try:
         with sync_lock(lock_path(home), what="sync-pipeline sync"):
-            print(f"{mode} (Dagster runs recorded in {home})", flush=True)
-            on_page = _print_plan if dry_run else _print_page
+            if output == "normal":
+                mode = "Dry run: planning, nothing is written" if dry_run else "Syncing"
+                print(f"{mode} (Dagster runs recorded in {home})", file=out, flush=True)
             with dg.DagsterInstance.get() as instance:
                 summary = SyncRunner(instance, settings).run(
                     pages=pages,
-                    on_page=on_page,
+                    on_page=progress.on_page,
                     dry_run=dry_run,
                     allow_mass_archive=allow_mass_archive,
                 )
     except SyncBusy as busy:
         print(f"Not syncing: {busy}", file=sys.stderr)
         return 3
+    progress.finish()
+    if summary_json:
+        summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
+    if output == "json":
+        print(json.dumps(summary.as_dict(), indent=2))
+        return 0 if summary.ok else 1
     if not summary.catalog_ok:
-        print(f"Categories/store setup FAILED: {summary.catalog_error}")
-    if not pages:
+        print(f"Categories/store setup FAILED: {summary.catalog_error}", file=out)
+    if not pages and (output == "normal" or not summary.archival_ok):
         state = "OK" if summary.archival_ok else "FAILED"
         note = f" ({summary.archival_note})" if summary.archival_note else ""
         print(
             f"Archival: {state}, {'would archive' if dry_run else 'archived'} "
-            f"{summary.archived}{note}"
+            f"{summary.archived}{note}",
+            file=out,
         )
+    print(_summary_line(summary, dry_run), file=out)
+    if summary.count("failed"):
+        print("The failed records: sync-pipeline errors (--format csv for the supplier)", file=out)
+    return 0 if summary.ok else 1
+
+
+def _summary_line(summary, dry_run: bool) -> str:
     failed_pages = [p.key for p in summary.pages if not p.ok]
     verb = "would be " if dry_run else ""
     title = "Plan" if dry_run else "Summary"
-    print(
+    return (
         f"{title}: {len(summary.pages)} pages ({len(failed_pages)} failed"
         f"{': ' + ', '.join(failed_pages) if failed_pages else ''}), "
         f"source total {summary.total}, {verb}created {summary.count('created')}, "
@@ -145,13 +193,9 @@ def sync(
         f"Medusa requests: {summary.requests('medusa_reads')} reads, "
         f"{summary.requests('medusa_writes')} writes"
     )
-    if summary_json:
-        summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
-    return 0 if summary.ok else 1
 
 
 def _print_plan(outcome) -> None:
-    _print_page(outcome)
     if outcome.plan and any(
         outcome.counts.get(key, 0) for key in ("created", "updated", "stock_set")
     ):
@@ -165,6 +209,7 @@ def run_sync(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         allow_mass_archive=args.allow_mass_archive,
         summary_json=args.summary_json,
+        output="json" if args.json else "quiet" if args.quiet else "normal",
     )
 
 

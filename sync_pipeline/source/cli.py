@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "source",
         help="local DummyJSON-compatible test server and synthetic catalogs",
         description="A local DummyJSON-compatible HTTP server, and a synthetic catalog generator.",
+        epilog="Example: sync-pipeline source serve --data ../shared/dummyjson/products.json",
     )
     commands = source.add_subparsers(dest="source_command", required=True)
 
@@ -32,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "127.0.0.1 until SIGINT or SIGTERM. The file is re-read when it changes, and on "
             "SIGHUP."
         ),
+        epilog="Example: sync-pipeline source serve --data ../shared/dummyjson/products.json "
+        "--port 8123 --rate-limit 100/10",
     )
     serve.add_argument("--data", required=True, type=Path, metavar="FILE", help="product file")
     serve.add_argument(
@@ -76,6 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "generate",
         help="write a synthetic catalog in DummyJSON's current shape",
         description="Write N synthetic products (deterministic for a seed) as a JSON array.",
+        epilog="Example: sync-pipeline source generate --count 10000 --seed 1 --out big.json",
     )
     generate.add_argument("--count", required=True, type=_count, metavar="N")
     generate.add_argument("--seed", type=int, default=0, metavar="S", help="default 0")

@@ -75,15 +75,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Local Medusa 2.21.2 backend on PostgreSQL (DATABASE_URL, else 127.0.0.1:5432, else an "
             "embedded PostgreSQL). State, logs and secrets live in .local/."
         ),
+        epilog="Example: sync-pipeline stack up && sync-pipeline stack status",
     )
     commands = parser.add_subparsers(dest="stack_command", required=True)
-    commands.add_parser(
-        "up", help="start everything (idempotent) and write .local/medusa.env"
-    ).set_defaults(func=cmd_up)
-    commands.add_parser("down", help="stop the processes `up` started").set_defaults(func=cmd_down)
-    commands.add_parser(
-        "reset", help="empty the store (fresh copy of the template database), same API key"
-    ).set_defaults(func=cmd_reset)
-    commands.add_parser(
-        "status", help="what runs where; exit 1 if the stack is not up"
-    ).set_defaults(func=cmd_status)
+    for name, func, summary, example in (
+        ("up", cmd_up, "start everything (idempotent) and write .local/medusa.env", "stack up"),
+        ("down", cmd_down, "stop the processes `up` started", "stack down"),
+        (
+            "reset",
+            cmd_reset,
+            "empty the store (fresh copy of the template database), same API key and shop",
+            "stack reset",
+        ),
+        ("status", cmd_status, "what runs where; exit 1 if the stack is not up", "stack status"),
+    ):
+        commands.add_parser(
+            name, help=summary, description=summary, epilog=f"Example: sync-pipeline {example}"
+        ).set_defaults(func=func)

@@ -1,0 +1,80 @@
+"""``sync-pipeline sync`` misconfigured: one sentence naming the setting, exit code 2, no
+traceback and no secret; nothing is run. (A held lock, exit 3: ``test_locking.py``.)"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+CASES = {
+    "bad number": ({"SYNC_PAGE_SIZE": "lots"}, "SYNC_PAGE_SIZE='lots' is not a whole number"),
+    "bad switch": ({"SYNC_INVENTORY": "maybe"}, "SYNC_INVENTORY='maybe' must be on or off"),
+    "source down": (
+        {"DUMMYJSON_BASE_URL": "http://127.0.0.1:{closed}"},
+        "The source at DUMMYJSON_BASE_URL=http://127.0.0.1:{closed} does not answer",
+    ),
+    "source not DummyJSON": (
+        {"DUMMYJSON_BASE_URL": "{medusa}"},
+        "DUMMYJSON_BASE_URL={medusa} is not a DummyJSON product API",
+    ),
+    "Medusa down": (
+        {"MEDUSA_BASE_URL": "http://127.0.0.1:{closed}"},
+        "Medusa does not answer at MEDUSA_BASE_URL=http://127.0.0.1:{closed}",
+    ),
+    "not Medusa": (
+        {"MEDUSA_BASE_URL": "{source}"},
+        "MEDUSA_BASE_URL={source} is not a Medusa v2 Admin API",
+    ),
+    "key refused": (
+        {"MEDUSA_API_KEY": "sk_not_a_real_key"},
+        "refused the API key: check MEDUSA_API_KEY",
+    ),
+    "no such stock location": (
+        {"MEDUSA_STOCK_LOCATION_ID": "sloc_missing"},
+        "MEDUSA_STOCK_LOCATION_ID='sloc_missing': Medusa at {medusa} has no such stock location",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_wrong_setting_is_one_sentence_naming_it(case, medusa_stack, source_server, tmp_path):
+    values = {
+        "closed": _closed_port(),
+        "medusa": medusa_stack.base_url,
+        "source": source_server.url,
+    }
+    overrides, message = CASES[case]
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "MEDUSA_BASE_URL": medusa_stack.base_url,
+        "MEDUSA_API_KEY": medusa_stack.api_key,
+        "DUMMYJSON_BASE_URL": source_server.url,
+        **{key: value.format(**values) for key, value in overrides.items()},
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "sync_pipeline.cli", "sync"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith("Not syncing: ") and message.format(**values) in line
+    assert medusa_stack.api_key not in line
+    assert not (tmp_path / "home" / "runs.db").exists()  # nothing ran
