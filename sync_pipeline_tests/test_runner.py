@@ -293,7 +293,14 @@ def test_dry_run_reports_the_plan_and_writes_nothing(
     assert plan.archived == 1 and plan.archival_note == f"source ids {full[19]['id']}"
     assert plan.requests("medusa_writes") == 0
     (page,) = plan.pages
-    assert page.counts == {"created": 1, "updated": 3, "unchanged": 16, "failed": 0}
+    # The new product's stock level would be set too (a dry run plans levels like products).
+    assert page.counts == {
+        "created": 1,
+        "updated": 3,
+        "unchanged": 16,
+        "failed": 0,
+        "stock_set": 1,
+    }
     assert page.requests["medusa_writes"] == 0
     assert f'price: ["usd", "{full[0]["price"]}"] → ["usd", "1.5"]' in page.plan
     assert f'| 3 | {_handle(full[2])} | update | title: "{full[2]["title"]}" → "Renamed" |' in (

@@ -12,6 +12,7 @@ import dagster as dg
 from sync_pipeline.defs.cycle import WRITTEN
 from sync_pipeline.defs.medusa_assets import RECORDS_SYNCED_CHECK
 from sync_pipeline.defs.partitions import product_pages
+from sync_pipeline.defs.plan import PARTITION_TAG
 from sync_pipeline.defs.reports import WriteReport
 
 RECORDS_CHECK = dg.AssetCheckKey(WRITTEN, RECORDS_SYNCED_CHECK)
@@ -63,6 +64,12 @@ def _failed(record) -> list:
     return WriteReport.from_metadata(record.event.asset_check_evaluation.metadata).failed_records
 
 
+def _pages_of_runs(instance: dg.DagsterInstance, run_ids: set[str]) -> dict[str, str]:
+    """The page each run wrote (its partition tag: the check itself is not partitioned)."""
+    runs = instance.get_runs(dg.RunsFilter(run_ids=sorted(run_ids))) if run_ids else []
+    return {run.run_id: run.tags[PARTITION_TAG] for run in runs if PARTITION_TAG in run.tags}
+
+
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
@@ -72,16 +79,19 @@ def failed_records(instance: dg.DagsterInstance, run_id: str | None = None) -> l
     run ``run_id``). ``first_seen`` is when the page began reporting the record, unbroken."""
     if run_id is not None and instance.get_run_by_id(run_id) is None:
         raise UnknownRun(f"no run {run_id!r} in this Dagster instance ({instance.root_directory})")
+    history = _history(instance)
+    pages = _pages_of_runs(instance, {r.run_id for r in history})
     first_seen: dict[tuple[str | None, str, str], float] = {}
     chosen: dict[str | None, tuple[object, dict]] = {}
-    for record in _history(instance):
-        keys = {(record.partition, r.source_id, r.stage) for r in _failed(record)}
-        for key in [k for k in first_seen if k[0] == record.partition and k not in keys]:
+    for record in history:
+        page = pages.get(record.run_id)
+        keys = {(page, r.source_id, r.stage) for r in _failed(record)}
+        for key in [k for k in first_seen if k[0] == page and k not in keys]:
             del first_seen[key]  # fixed in between
         for key in keys:
             first_seen.setdefault(key, record.create_timestamp)
         if run_id is None or record.run_id == run_id:
-            chosen[record.partition] = (record, {k: first_seen[k] for k in keys})
+            chosen[page] = (record, {k: first_seen[k] for k in keys})
     if run_id is None:
         pages = set(instance.get_dynamic_partitions(product_pages.name))
         chosen = {page: value for page, value in chosen.items() if page in pages}

@@ -65,8 +65,8 @@ def test_no_secret_leaks_and_no_process_outlives_a_sync(
         # 3. A wrong key: refused, and the message says which setting to fix.
         done = run_sync({**env, "MEDUSA_API_KEY": wrong_key}, _folder(tmp_path, "wrong-key"))
         outputs |= {"wrong-key stdout": done.stdout, "wrong-key stderr": done.stderr}
-        assert done.returncode == 1, done.stdout + done.stderr
-        assert "refused the API key: check MEDUSA_API_KEY" in done.stdout
+        assert done.returncode == 2, done.stdout + done.stderr  # a setting is wrong
+        assert "refused the API key: check MEDUSA_API_KEY" in done.stderr
 
     assert_exact_catalog(medusa_client, store_catalog, good)
     home = Path(cli_env["DAGSTER_HOME"])
