@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from sync_pipeline.defs.alerts import build_alerts
 from sync_pipeline.defs.archival import medusa_archived_products
 from sync_pipeline.defs.automation import build_automation
 from sync_pipeline.defs.dummyjson_assets import build_dummyjson_assets
@@ -30,7 +31,7 @@ def build_definitions(
             medusa_archived_products,
         ],
         schedules=[schedule],
-        sensors=[sensor],
+        sensors=[sensor, *build_alerts(settings)],
         resources=resources or build_resources(settings),
         # A run's steps in its own process, one after another: a page's steps are a short
         # chain, and a process per step (the default) costs seconds per step for nothing.
