@@ -73,6 +73,15 @@ def _first_line(text: str) -> str:
     return line if len(line) <= ERROR_CHARS else line[: ERROR_CHARS - 1] + "…"
 
 
+def _error_line(error) -> str:
+    """The error's first line, without Dagster's ``module.ClassName: `` prefix."""
+    message = error.message or ""
+    prefix, sep, rest = message.partition(": ")
+    if sep and error.cls_name and prefix.split(".")[-1] == error.cls_name:
+        message = rest
+    return _first_line(message) or error.cls_name or "failed"
+
+
 def _failed_records(instance: dg.DagsterInstance, run_id: str, step_failures) -> list:
     """The failed records of the run's page: the ``dg.Failure`` metadata of the failed step,
     else the failed ``all_records_synced`` evaluation (both hold ``WriteReport``'s table)."""
@@ -145,7 +154,7 @@ def failure_message(
     else:
         for event in step_failures:
             data = event.step_failure_data
-            error = _first_line(data.error.message) if data and data.error else "failed"
+            error = _error_line(data.error) if data and data.error else "failed"
             lines.append(f"• step {event.step_key}: {error}")
     others = [w for w in check_warnings(instance, run.run_id) if w.check != RECORDS_SYNCED_CHECK]
     lines += _warning_lines(others)

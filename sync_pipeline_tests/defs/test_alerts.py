@@ -263,3 +263,27 @@ def test_a_dry_runs_failed_records_are_not_alerted(dagster_instance, webhook):
     tick(sensor, dagster_instance, cursor)
 
     assert webhook.bodies == []
+
+
+@dg.asset(name="medusa_category_map")
+def categories_refused():
+    raise dg.Failure("2 categories could not be created: beauty: HTTP 400", allow_retries=False)
+
+
+def test_a_failed_run_that_is_not_a_page_names_the_step_and_its_error(dagster_instance, webhook):
+    result = dg.materialize([categories_refused], instance=dagster_instance, raise_on_error=False)
+
+    call_failure_sensor(
+        settings_with(webhook.url),
+        dagster_instance,
+        result.run_id,
+        result.get_run_failure_event(),
+    )
+
+    assert len(webhook.texts) == 1
+    text = webhook.texts[0]
+    assert text.startswith("Sync run failed.\n")
+    assert (
+        "• step medusa_category_map: 2 categories could not be created: beauty: HTTP 400\n" in text
+    )
+    assert f"/runs/{result.run_id}" in text
