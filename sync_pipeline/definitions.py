@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import dagster as dg
 
+from sync_pipeline.defs.alerts import build_alerts
 from sync_pipeline.defs.archival import medusa_archived_products
 from sync_pipeline.defs.automation import build_automation
 from sync_pipeline.defs.dummyjson_assets import build_dummyjson_assets
-from sync_pipeline.defs.medusa_assets import medusa_category_map, medusa_products, medusa_store
+from sync_pipeline.defs.medusa_assets import (
+    medusa_category_map,
+    medusa_products,
+    medusa_store,
+    with_freshness,
+)
 from sync_pipeline.defs.resources import build_resources
 from sync_pipeline.settings import SyncSettings
 
@@ -26,11 +32,11 @@ def build_definitions(
             *build_dummyjson_assets(settings),
             medusa_store,
             medusa_category_map,
-            medusa_products,
+            with_freshness(medusa_products, settings),
             medusa_archived_products,
         ],
         schedules=[schedule],
-        sensors=[sensor],
+        sensors=[sensor, *build_alerts(settings)],
         resources=resources or build_resources(settings),
         # A run's steps in its own process, one after another: a page's steps are a short
         # chain, and a process per step (the default) costs seconds per step for nothing.

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_DIR = REPO_ROOT / ".local"
@@ -20,6 +22,7 @@ MEDUSA_ENV_FILE = LOCAL_DIR / "medusa.env"
 MEDUSA_PROJECT_DIR = REPO_ROOT / "medusa"
 SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "dummyjson"
 DEFAULT_DUMMYJSON_URL = "https://dummyjson.com"
+DEFAULT_UI_BASE_URL = "http://127.0.0.1:3000"
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -80,6 +83,9 @@ SETTING_NAMES = (
     "SYNC_SCHEDULE_CRON",
     "SYNC_INVENTORY",
     "MEDUSA_STOCK_LOCATION_ID",
+    "SYNC_ALERT_WEBHOOK_URL",
+    "SYNC_UI_BASE_URL",
+    "SYNC_FRESHNESS_DEADLINE",
 )
 
 
@@ -135,6 +141,38 @@ def _env_cron(environ: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _env_url(environ: Mapping[str, str], name: str, default: str | None, *, secret: bool = False):
+    value = environ.get(name, "").strip()
+    if not value:
+        return default
+    if not _is_http_url(value):
+        # A webhook URL is a credential (whoever has it can post): never echo it.
+        shown = "(value not shown: it is a secret)" if secret else repr(value)
+        raise SettingsError(f"{name}={shown} is not an http:// or https:// URL")
+    return value
+
+
+def _env_time_of_day(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = environ.get(name, "").strip() or default
+    hours, sep, minutes = value.partition(":")
+    if not (
+        sep
+        and len(hours) in (1, 2)
+        and len(minutes) == 2
+        and hours.isdigit()
+        and minutes.isdigit()
+        and int(hours) < 24
+        and int(minutes) < 60
+    ):
+        raise SettingsError(f"{name}={value!r} is not a time of day HH:MM (UTC), e.g. '02:00'")
+    return f"{int(hours):02d}:{minutes}"
+
+
 @dataclass(frozen=True)
 class SyncSettings:
     """Every setting of the sync, read once by the entry point and passed down.
@@ -161,6 +199,37 @@ class SyncSettings:
     medusa_api_key_set: bool = False
     medusa_admin_email_set: bool = False
     medusa_admin_password_set: bool = False
+    # Alerts: a failed sync run (and a storefront warning) is posted to this Slack-compatible
+    # webhook; without one, it is only logged. The URL is a credential: kept out of repr.
+    alert_webhook_url: str | None = field(default=None, repr=False)
+    # Where the Dagster UI is, for the run links in alerts.
+    ui_base_url: str = DEFAULT_UI_BASE_URL
+    # The nightly sync must have written products by this time (UTC, HH:MM), else
+    # medusa_products is stale (its freshness policy fails).
+    freshness_deadline: str = "02:00"
+
+    @property
+    def freshness_deadline_cron(self) -> str:
+        """``freshness_deadline`` as a daily cron string (``"0 2 * * *"`` for 02:00)."""
+        hours, minutes = self.freshness_deadline.split(":")
+        return f"{int(minutes)} {int(hours)} * * *"
+
+    @property
+    def freshness_window(self) -> timedelta:
+        """How long before the deadline a materialization counts: from the last tick of the
+        nightly schedule before the deadline to the deadline (2 h for ``0 0 * * *`` and
+        02:00). The longest over a week (schedules may skip days), within Dagster's bounds for a
+        daily deadline: at least 1 minute, at most 24 hours."""
+        from dagster._utils.schedules import reverse_cron_string_iterator
+
+        hours, minutes = (int(part) for part in self.freshness_deadline.split(":"))
+        window = timedelta(minutes=1)
+        for day in range(5, 12):  # a week of deadlines (a fixed one: the result is stable)
+            deadline = datetime(2026, 1, day, hours, minutes, tzinfo=UTC)
+            ticks = reverse_cron_string_iterator(deadline.timestamp(), self.schedule_cron, "UTC")
+            tick = next(tick for tick in ticks if tick < deadline)
+            window = max(window, deadline - tick)
+        return min(window, timedelta(days=1))
 
     @classmethod
     def from_environment(
@@ -192,4 +261,9 @@ class SyncSettings:
             medusa_api_key_set=bool(environ.get("MEDUSA_API_KEY")),
             medusa_admin_email_set=bool(environ.get("MEDUSA_ADMIN_EMAIL")),
             medusa_admin_password_set=bool(environ.get("MEDUSA_ADMIN_PASSWORD")),
+            alert_webhook_url=_env_url(environ, "SYNC_ALERT_WEBHOOK_URL", None, secret=True),
+            ui_base_url=_env_url(environ, "SYNC_UI_BASE_URL", DEFAULT_UI_BASE_URL).rstrip("/"),
+            freshness_deadline=_env_time_of_day(
+                environ, "SYNC_FRESHNESS_DEADLINE", cls.freshness_deadline
+            ),
         )

@@ -26,6 +26,9 @@ def test_the_environment_wins_over_the_env_file_and_defaults_fill_the_rest(tmp_p
         ("SYNC_FETCH_RETRY_DELAY", "-1", "SYNC_FETCH_RETRY_DELAY='-1' must be zero or more"),
         ("SYNC_SCHEDULE_CRON", "nightly", "SYNC_SCHEDULE_CRON='nightly' is not a cron schedule"),
         ("SYNC_INVENTORY", "sometimes", "SYNC_INVENTORY='sometimes' must be on or off"),
+        ("SYNC_UI_BASE_URL", "localhost:3000", "SYNC_UI_BASE_URL='localhost:3000' is not an http"),
+        ("SYNC_FRESHNESS_DEADLINE", "2am", "SYNC_FRESHNESS_DEADLINE='2am' is not a time of day"),
+        ("SYNC_FRESHNESS_DEADLINE", "24:00", "SYNC_FRESHNESS_DEADLINE='24:00' is not a time"),
     ],
 )
 def test_a_bad_setting_is_refused_by_name(name, value, message):
@@ -42,3 +45,47 @@ def test_stock_sync_is_on_unless_turned_off(value, inventory):
     settings = SyncSettings.from_environment(environ, env_file=None)
     assert settings.inventory is inventory
     assert settings.stock_location_id == "sloc_1"
+
+
+def test_a_bad_webhook_url_is_refused_by_name_without_showing_it():
+    with pytest.raises(SettingsError) as refused:
+        SyncSettings.from_environment(
+            {"SYNC_ALERT_WEBHOOK_URL": "ftp://hooks.example/T0/secret-token"}, env_file=None
+        )
+    assert str(refused.value).startswith("SYNC_ALERT_WEBHOOK_URL=")
+    assert "secret-token" not in str(refused.value)
+
+
+def test_alert_settings_default_to_log_only_and_the_local_ui():
+    settings = SyncSettings.from_environment({}, env_file=None)
+    assert settings.alert_webhook_url is None
+    assert settings.ui_base_url == "http://127.0.0.1:3000"
+    hooked = SyncSettings.from_environment(
+        {
+            "SYNC_ALERT_WEBHOOK_URL": "https://hooks.example/T0/secret-token",
+            "SYNC_UI_BASE_URL": "https://dagster.example/",
+        },
+        env_file=None,
+    )
+    assert hooked.alert_webhook_url == "https://hooks.example/T0/secret-token"
+    assert hooked.ui_base_url == "https://dagster.example"
+    assert "secret-token" not in repr(hooked)
+
+
+@pytest.mark.parametrize(
+    ("deadline", "cron", "expected_cron", "hours"),
+    [
+        ("", "", "0 2 * * *", 2),  # defaults: the sync starts at 00:00, due by 02:00
+        ("06:30", "0 5 * * *", "30 6 * * *", 1.5),
+        ("1:05", "", "5 1 * * *", 13 / 12),
+        ("02:00", "0 0 * * 1", "0 2 * * *", 24),  # weekly: capped at the daily deadline's day
+        ("02:00", "* * * * *", "0 2 * * *", 1 / 60),  # Dagster's floor: one minute
+    ],
+)
+def test_the_freshness_deadline_becomes_a_daily_cron_and_a_window_from_the_schedule(
+    deadline, cron, expected_cron, hours
+):
+    environ = {"SYNC_FRESHNESS_DEADLINE": deadline, "SYNC_SCHEDULE_CRON": cron}
+    settings = SyncSettings.from_environment(environ, env_file=None)
+    assert settings.freshness_deadline_cron == expected_cron
+    assert settings.freshness_window.total_seconds() == pytest.approx(hours * 3600)

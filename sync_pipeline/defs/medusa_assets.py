@@ -12,6 +12,7 @@ from sync_pipeline.defs.partitions import product_pages
 from sync_pipeline.defs.reports import RequestCounts, WriteReport
 from sync_pipeline.defs.resources import MedusaResource
 from sync_pipeline.mapping import NormalizedPage, SourceCategory, StoreContext
+from sync_pipeline.settings import SyncSettings
 from sync_pipeline.store_setup import (
     StoreSetupError,
     ensure_categories,
@@ -229,3 +230,25 @@ def medusa_products(
             allow_retries=False,
         )
     yield dg.MaterializeResult(metadata=metadata)
+
+
+def freshness_policy(settings: SyncSettings) -> dg.FreshnessPolicy:
+    """Stale when the nightly sync has not written products by ``SYNC_FRESHNESS_DEADLINE``:
+    fresh only with a materialization between the schedule's last tick before the deadline
+    and the deadline (00:00–02:00 UTC by default), or any time after a missed deadline.
+
+    Dagster evaluates it per asset, not per partition: the latest materialization of any page
+    counts (a failed page is the failure alert's business).
+    """
+    return dg.FreshnessPolicy.cron(
+        deadline_cron=settings.freshness_deadline_cron,
+        lower_bound_delta=settings.freshness_window,
+        timezone="UTC",
+    )
+
+
+def with_freshness(assets_def: dg.AssetsDefinition, settings: SyncSettings) -> dg.AssetsDefinition:
+    """``medusa_products`` with the freshness policy of ``settings`` (which the decorator, at
+    import time, cannot know)."""
+    policy = freshness_policy(settings)
+    return assets_def.map_asset_specs(lambda spec: spec.replace_attributes(freshness_policy=policy))

@@ -29,3 +29,54 @@ def dagster_door(tmp_path_factory, medusa_stack, shared_data_dir) -> Iterator[Da
         },
     ) as door:
         yield door
+
+
+# --- a webhook receiver for the alert tests (no Medusa, no Dagster processes) ------------------
+
+
+class WebhookReceiver:
+    """An HTTP server on 127.0.0.1 (a free port) that records the JSON bodies POSTed to it and
+    answers ``status`` (200 unless a test sets another)."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.bodies: list[dict] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                length = int(self.headers.get("Content-Length") or 0)
+                receiver.bodies.append(json.loads(self.rfile.read(length) or b"null"))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/T0/secret-token"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def texts(self) -> list[str]:
+        return [body["text"] for body in self.bodies]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    try:
+        yield receiver
+    finally:
+        receiver.close()
