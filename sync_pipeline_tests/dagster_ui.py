@@ -13,7 +13,7 @@ Typical use (``dagster_dev`` starts a server; for one started otherwise, call
         finished = wait_for_idle(base_url)
         assert {run["status"] for run in finished} == {"SUCCESS"}
 
-What the UI does, as seen on 1.13.28 (the selectors below rely on it):
+What the UI does, as seen on 1.13.27 and 1.13.28 (the selectors below rely on it):
 
 - First visit: a "Join the Dagster community" dialog opens about one second *after* the page
   has loaded (only on 127.0.0.1/localhost, until skipped once per instance), over whatever

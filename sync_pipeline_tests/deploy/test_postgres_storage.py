@@ -15,15 +15,13 @@ import textwrap
 from pathlib import Path
 
 import dagster as dg
+import psycopg2  # installed with dagster-postgres, a project dependency
 import pytest
 
 from sync_pipeline.defs.partitions import registered_pages
 from sync_pipeline.locking import lock_path
 from sync_pipeline.settings import REPO_ROOT
 from sync_pipeline_tests.resilience.catalog import assert_exact_catalog
-
-pytest.importorskip("dagster_postgres")
-import psycopg2  # noqa: E402  (installed with dagster-postgres)
 
 pytestmark = pytest.mark.e2e
 
