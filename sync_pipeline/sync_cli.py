@@ -225,7 +225,14 @@ def run_demo(args: argparse.Namespace) -> int:
     with DummyJSONServer(args.data, legacy=args.legacy) as server:
         print(f"Local DummyJSON source: {server.url} serving {args.data}", flush=True)
         os.environ["DUMMYJSON_BASE_URL"] = server.url
-        return sync()
+        code = sync()
+    if "MEDUSA_PUBLISHABLE_KEY" in os.environ:
+        print(
+            f"Storefront: Store API at {os.environ.get('MEDUSA_BASE_URL')} with "
+            f"x-publishable-api-key {os.environ['MEDUSA_PUBLISHABLE_KEY']} and region "
+            f"{os.environ.get('MEDUSA_REGION_ID')} (README: Selling the synced products)"
+        )
+    return code
 
 
 def run_errors(args: argparse.Namespace) -> int:
