@@ -88,8 +88,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="List the records the latest sync could not write (for the supplier).",
         description="The failed and rejected records of the latest sync (the latest result of "
         "every page the catalog needs), or of one run: source id, SKU, page, stage, reason, "
-        "and when the page first reported it. Example: sync-pipeline errors --format csv > "
-        "rejected.csv",
+        "and when the page first reported it.",
+        epilog="Example: sync-pipeline errors --format csv > rejected.csv",
     )
     errors.add_argument("--run", dest="run_id", help="Only this run's records (a run id).")
     errors.add_argument(

@@ -198,13 +198,19 @@ def notify(settings: SyncSettings, text: str, log: logging.Logger | None = None)
     return True
 
 
+# Both sensors also watch the runs `sync-pipeline sync` executes in-process (they have no code
+# location origin, so a sensor limited to its own location would never see them), and are on
+# wherever a daemon runs.
+_WATCH_EVERY_RUN = {
+    "monitor_all_code_locations": True,
+    "default_status": dg.DefaultSensorStatus.RUNNING,
+}
+
+
 def build_alerts(settings: SyncSettings) -> list[dg.SensorDefinition]:
     @dg.run_failure_sensor(
         name="sync_failure_alert",
-        # Also the runs `sync-pipeline sync` executes in-process (they have no code location
-        # origin, so a sensor limited to its own location would never see them).
-        monitor_all_code_locations=True,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        **_WATCH_EVERY_RUN,
         description=(
             "Posts one message per failed sync run to SYNC_ALERT_WEBHOOK_URL (else logs it): "
             "the page, how many records failed, the first reasons and the run's link. Runs "
@@ -222,11 +228,8 @@ def build_alerts(settings: SyncSettings) -> list[dg.SensorDefinition]:
 
     @dg.run_status_sensor(
         name="sync_warning_alert",
-        # Also the runs `sync-pipeline sync` executes in-process (they have no code location
-        # origin, so a sensor limited to its own location would never see them).
-        monitor_all_code_locations=True,
         run_status=dg.DagsterRunStatus.SUCCESS,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        **_WATCH_EVERY_RUN,
         description=(
             "Posts one message when a sync run succeeds with a failed asset check (the "
             "storefront_ready warning names the store's missing pieces): a failed check does "
