@@ -25,6 +25,13 @@ def _variant(listed: dict) -> dict:
     return variant
 
 
+def _levels(medusa_client, variant_id: str) -> list[dict]:
+    fields = "inventory_items.inventory.location_levels.*"
+    variant = medusa_client.get("/admin/product-variants", {"id": variant_id, "fields": fields})
+    (item,) = variant["variants"][0]["inventory_items"]
+    return item["inventory"]["location_levels"]
+
+
 def _assert_unorderable(shop: Storefront, variant_id: str) -> None:
     with pytest.raises(StoreAPIError) as refused:
         shop.add(shop.new_cart(), variant_id)
@@ -60,6 +67,14 @@ def test_the_synced_catalog_sells_at_the_source_price_and_stock(
     sold_out = [raw for raw in source if raw["stock"] == 0]
     assert sold_out, "the shared data has products with stock 0"
     _assert_unorderable(shop, _variant(listed[sold_out[0]["id"]])["id"])
+
+    # The order reserved two units: a re-sync leaves the reservation (and the level) alone.
+    again = sync_catalog(source_server.url)
+    assert again.ok and again.requests("medusa_writes") == 0
+    (level,) = _levels(medusa_client, _variant(listed[in_stock["id"]])["id"])
+    assert (level["stocked_quantity"], level["reserved_quantity"]) == (in_stock["stock"], 2)
+    relisted = {p["id"]: p for p in shop.products()}[listed[in_stock["id"]]["id"]]
+    assert _variant(relisted)["inventory_quantity"] == in_stock["stock"] - 2
 
 
 def test_a_stock_change_is_a_level_write_and_decides_what_can_be_ordered(
@@ -101,3 +116,44 @@ def test_a_stock_change_is_a_level_write_and_decides_what_can_be_ordered(
         unchanged = sync_catalog(server.url)
         assert unchanged.count("unchanged") == 150
         assert unchanged.requests("medusa_writes") == 0  # inventory included
+
+
+def test_with_stock_sync_off_nothing_about_inventory_is_touched(
+    empty_store,
+    tmp_path,
+    shared_data_dir,
+    stack_resources,
+    dagster_instance,
+    sync_settings,
+    medusa_client,
+):
+    import dataclasses
+
+    from sync_pipeline.defs.resources import MedusaResource
+    from sync_pipeline.runner import SyncRunner
+
+    source = json.loads((shared_data_dir / "products.json").read_text())[:20]
+    data = tmp_path / "products.json"
+    data.write_text(json.dumps(source))
+    settings = dataclasses.replace(sync_settings, inventory=False)
+
+    def no_stock(**fields):
+        return MedusaResource(**fields, inventory=False)
+
+    with DummyJSONServer(data) as server:
+        runner = SyncRunner(
+            dagster_instance, settings, stack_resources(server.url, medusa=no_stock)
+        )
+        summary = runner.run()
+        assert summary.ok and summary.count("created") == 20 and summary.count("stock_set") == 0
+        rows = medusa_client.list_all(
+            "/admin/product-variants",
+            "variants",
+            {"fields": "id,manage_inventory,inventory_items.inventory_item_id"},
+        )
+        assert len(rows) == 20
+        assert all(v["manage_inventory"] is False and not v["inventory_items"] for v in rows)
+        source[0]["stock"] += 7  # a stock change alone: not the sync's business now
+        data.write_text(json.dumps(source))
+        again = runner.run()
+    assert again.ok and again.count("unchanged") == 20 and again.requests("medusa_writes") == 0

@@ -1,0 +1,78 @@
+"""The store as the sync finds it, on the real Medusa: the storefront check warns, naming each
+missing piece and its fix, and never creates one; a missing stock location stops the store
+step with a message naming the setting."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from sync_pipeline.defs.medusa_assets import STOREFRONT_CHECK, medusa_store
+from sync_pipeline.defs.resources import MedusaResource
+
+pytestmark = pytest.mark.e2e
+
+
+def _materialize_store(medusa_stack, **fields):
+    resource = MedusaResource(
+        base_url=medusa_stack.base_url, api_key=medusa_stack.api_key, **fields
+    )
+    return dg.materialize([medusa_store], resources={"medusa": resource}, raise_on_error=False)
+
+
+def _counts(client) -> dict[str, int]:
+    return {
+        path: client.get(path, {"limit": 0})["count"]
+        for path in ("/admin/regions", "/admin/stock-locations", "/admin/api-keys")
+    }
+
+
+def test_the_local_shop_passes_the_storefront_check(empty_store, medusa_stack):
+    result = _materialize_store(medusa_stack)
+    assert result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.check_name == STOREFRONT_CHECK and evaluation.passed
+
+
+def test_missing_pieces_are_a_warning_that_names_each_fix(empty_store, medusa_stack, medusa_client):
+    store = medusa_client.get("/admin/stores")["stores"][0]
+    channel = store["default_sales_channel_id"]
+    for region in medusa_client.get("/admin/regions")["regions"]:
+        medusa_client.delete(f"/admin/regions/{region['id']}")
+    keys = medusa_client.get("/admin/api-keys", {"type": "publishable"})["api_keys"]
+    for key in keys:
+        medusa_client.post(f"/admin/api-keys/{key['id']}/sales-channels", {"remove": [channel]})
+    (location,) = medusa_client.get("/admin/stock-locations")["stock_locations"]
+    medusa_client.post(
+        f"/admin/stock-locations/{location['id']}/sales-channels", {"remove": [channel]}
+    )
+    before = _counts(medusa_client)
+
+    result = _materialize_store(medusa_stack)
+    assert result.success  # a warning, not a failure: the sync goes on
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    gaps = evaluation.metadata["missing"].value
+    assert len(gaps) == 3
+    assert gaps[0].startswith("No region sells in USD") and "POST /admin/regions" in gaps[0]
+    assert f"No publishable API key is linked to the sales channel {channel}" in gaps[1]
+    assert "POST /admin/api-keys/{id}/sales-channels" in gaps[1]
+    assert gaps[2].startswith(f"The stock location {location['id']} is not linked")
+    assert f"POST /admin/stock-locations/{location['id']}/sales-channels" in gaps[2]
+    assert _counts(medusa_client) == before  # nothing was created
+
+
+def test_no_stock_location_stops_the_store_step_naming_the_setting(
+    empty_store, medusa_stack, medusa_client
+):
+    (location,) = medusa_client.get("/admin/stock-locations")["stock_locations"]
+    medusa_client.delete(f"/admin/stock-locations/{location['id']}")
+
+    result = _materialize_store(medusa_stack)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.user_failure_data.description
+    assert "has no stock location for the supplier's stock" in message
+    assert "MEDUSA_STOCK_LOCATION_ID" in message and "SYNC_INVENTORY=off" in message
+
+    assert _materialize_store(medusa_stack, inventory=False).success  # stock off: not needed
