@@ -32,6 +32,9 @@ INVENTORY_FIELDS = ",".join(
         "variants.inventory_items.inventory.location_levels.stocked_quantity",
     ]
 )
+# Levels are small (~120 bytes each): a page's levels (500 by default) go in one request, well
+# under the batch routes' 2 MB body limit; one write per page, not one per product batch.
+LEVEL_BATCH_SIZE = 1000
 STAGE = "inventory"
 # Medusa's answers when what the sync believed about a level was stale (someone created or
 # deleted it meanwhile): read the level again rather than fail the record.
@@ -86,7 +89,7 @@ class StockWriter:
         location_id: str,
         lookup: Lookup,
         *,
-        batch_size: int = 100,
+        batch_size: int = LEVEL_BATCH_SIZE,
         dry_run: bool = False,
     ) -> None:
         self.client = client

@@ -218,7 +218,6 @@ class ProductUpserter:
             self.client,
             self.store.stock_location_id,
             lambda ids: self._find(ids, self.lookup_fields),
-            batch_size=self.batch_size,
             dry_run=self.dry_run,
         )
         synced = [p for p in products if str(p.source_id) not in failed]

@@ -17,13 +17,33 @@ from pathlib import Path
 import dagster as dg
 import psycopg2  # installed with dagster-postgres, a project dependency
 import pytest
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.test_utils import InProcessTestWorkspaceLoadTarget
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster_graphql.test.utils import execute_dagster_graphql
 
+from sync_pipeline.definitions import build_definitions
 from sync_pipeline.defs.partitions import registered_pages
+from sync_pipeline.defs.resources import DummyJSONResource, MedusaResource
 from sync_pipeline.locking import lock_path
-from sync_pipeline.settings import REPO_ROOT
+from sync_pipeline.settings import REPO_ROOT, SyncSettings
 from sync_pipeline_tests.resilience.catalog import assert_exact_catalog
 
 pytestmark = pytest.mark.e2e
+
+# The code location the UI's GraphQL API loads in-process (partitions need no resources).
+defs = build_definitions(
+    SyncSettings(),
+    {"dummyjson": DummyJSONResource(), "medusa": MedusaResource(base_url="http://127.0.0.1:1")},
+)
+PARTITION_STATS = """
+query PartitionStats {
+  assetNodeOrError(assetKey: {path: ["medusa_products"]}) {
+    ... on AssetNode { partitionStats { numMaterialized numFailed numPartitions } }
+  }
+}
+"""
 
 DATABASE = "dagster_storage_test"
 HOLD = textwrap.dedent(
@@ -150,3 +170,13 @@ def test_a_full_sync_on_postgres_backed_dagster_storage(
     again = blocked.run_page(pages[0])
     assert again.ok, again.error
     assert again.counts.get("unchanged") == 100, again.counts
+
+    # What the UI shows for the partitions, through its own GraphQL API on this instance.
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(module_name=__name__, attribute="defs"), location_name="sync"
+    )
+    with WorkspaceProcessContext(instance, InProcessTestWorkspaceLoadTarget(origin)) as context:
+        answer = execute_dagster_graphql(context.create_request_context(), PARTITION_STATS)
+    assert answer.errors is None, answer.errors
+    stats = answer.data["assetNodeOrError"]["partitionStats"]
+    assert stats == {"numMaterialized": len(pages), "numFailed": 0, "numPartitions": len(pages)}
