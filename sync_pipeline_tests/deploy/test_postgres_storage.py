@@ -1,8 +1,8 @@
 """The sync on a Dagster instance whose storage is dagster-postgres (deploy/dagster.yaml), on
 a real PostgreSQL: the stack's own server, in a database of its own that the test drops.
 
-Needs ``dagster_postgres``; the project cannot depend on it yet (deploy/README.md, "Versions"),
-so the test is skipped where it is not installed.
+``dagster-postgres`` is a project dependency (pinned with Dagster, deploy/README.md
+"Versions"), so this runs wherever the suite does.
 """
 
 from __future__ import annotations
