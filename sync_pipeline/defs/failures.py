@@ -14,6 +14,7 @@ from sync_pipeline.defs.medusa_assets import RECORDS_SYNCED_CHECK
 from sync_pipeline.defs.partitions import product_pages
 from sync_pipeline.defs.plan import PARTITION_TAG
 from sync_pipeline.defs.reports import WriteReport
+from sync_pipeline.mapping import RejectedRecord
 
 RECORDS_CHECK = dg.AssetCheckKey(WRITTEN, RECORDS_SYNCED_CHECK)
 COLUMNS = ("source_id", "sku", "page", "stage", "reason", "first_seen", "run_id")
@@ -38,8 +39,8 @@ class UnknownRun(LookupError):
     pass
 
 
-def _history(instance: dg.DagsterInstance) -> list:
-    """Every real (not dry-run) evaluation of the check, oldest first."""
+def _history(instance: dg.DagsterInstance) -> list[tuple[object, list[RejectedRecord]]]:
+    """Every real (not dry-run) evaluation of the check with its failed records, oldest first."""
     storage = instance.event_log_storage
     records, cursor = [], None
     while True:
@@ -50,18 +51,13 @@ def _history(instance: dg.DagsterInstance) -> list:
         if len(batch) < _HISTORY_PAGE:
             break
         cursor = batch[-1].id
-    evaluated = [
-        r
-        for r in records
-        if r.event is not None
-        and r.event.asset_check_evaluation is not None
-        and not WriteReport.from_metadata(r.event.asset_check_evaluation.metadata).dry_run
-    ]
-    return sorted(evaluated, key=lambda r: r.id)
-
-
-def _failed(record) -> list:
-    return WriteReport.from_metadata(record.event.asset_check_evaluation.metadata).failed_records
+    evaluated = []
+    for record in sorted(records, key=lambda r: r.id):
+        evaluation = record.event.asset_check_evaluation if record.event else None
+        report = WriteReport.from_metadata(evaluation.metadata) if evaluation else None
+        if report is not None and not report.dry_run:
+            evaluated.append((record, report.failed_records))
+    return evaluated
 
 
 def _pages_of_runs(instance: dg.DagsterInstance, run_ids: set[str]) -> dict[str, str]:
@@ -80,25 +76,25 @@ def failed_records(instance: dg.DagsterInstance, run_id: str | None = None) -> l
     if run_id is not None and instance.get_run_by_id(run_id) is None:
         raise UnknownRun(f"no run {run_id!r} in this Dagster instance ({instance.root_directory})")
     history = _history(instance)
-    pages = _pages_of_runs(instance, {r.run_id for r in history})
+    pages = _pages_of_runs(instance, {record.run_id for record, _ in history})
     first_seen: dict[tuple[str | None, str, str], float] = {}
-    chosen: dict[str | None, tuple[object, dict]] = {}
-    for record in history:
+    chosen: dict[str | None, tuple[object, list[RejectedRecord], dict]] = {}
+    for record, failed in history:
         page = pages.get(record.run_id)
-        keys = {(page, r.source_id, r.stage) for r in _failed(record)}
+        keys = {(page, r.source_id, r.stage) for r in failed}
         for key in [k for k in first_seen if k[0] == page and k not in keys]:
             del first_seen[key]  # fixed in between
         for key in keys:
             first_seen.setdefault(key, record.create_timestamp)
         if run_id is None or record.run_id == run_id:
-            chosen[page] = (record, {k: first_seen[k] for k in keys})
+            chosen[page] = (record, failed, {k: first_seen[k] for k in keys})
     if run_id is None:
         pages = set(instance.get_dynamic_partitions(product_pages.name))
         chosen = {page: value for page, value in chosen.items() if page in pages}
     rows = []
     for page in sorted(chosen, key=lambda p: p or ""):
-        record, seen = chosen[page]
-        for failure in _failed(record):
+        record, failed, seen = chosen[page]
+        for failure in failed:
             rows.append(
                 FailedRecord(
                     source_id=failure.source_id,
