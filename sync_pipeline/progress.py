@@ -37,7 +37,7 @@ class Progress:
         tty: bool,
         quiet: bool = False,
         clock: Callable[[], float] = time.monotonic,
-        detail: Callable[[PageOutcome], None] | None = None,
+        detail: Callable[[PageOutcome, TextIO], None] | None = None,
     ) -> None:
         self.out = out
         self.page_size = page_size
@@ -77,7 +77,7 @@ class Progress:
         if outcome.error:
             print(f"    {outcome.error}", file=self.out)
         if self.detail:
-            self.detail(outcome)
+            self.detail(outcome, self.out)
         if self.tty and not self.quiet:
             self._draw()
         self.out.flush()

@@ -195,11 +195,12 @@ def _summary_line(summary, dry_run: bool) -> str:
     )
 
 
-def _print_plan(outcome) -> None:
+def _print_plan(outcome, out) -> None:
+    """A dry run's table of changes, where the progress goes (stderr with --json)."""
     if outcome.plan and any(
         outcome.counts.get(key, 0) for key in ("created", "updated", "stock_set")
     ):
-        print(outcome.plan, flush=True)
+        print(outcome.plan, file=out, flush=True)
 
 
 def run_sync(args: argparse.Namespace) -> int:
