@@ -206,11 +206,11 @@ class SyncRunner:
                 if on_page:
                     on_page(outcomes[-1])
             return outcomes
-        global _WORKER_RUNNER
-        _WORKER_RUNNER = (self, ref)
         outcomes = {}
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start_worker, initargs=(self, ref)
+        ) as pool:
             futures = {pool.submit(_run_page_in_worker, key, dry_run): key for key in keys}
             for future in as_completed(futures):
                 outcome = future.result()
@@ -316,15 +316,20 @@ class SyncRunner:
                 keys += page_keys(summary.total, self.settings.page_size)[len(keys) :]
 
 
-_WORKER_RUNNER: tuple[SyncRunner, Any] | None = None
+_WORKER_RUNNER: SyncRunner | None = None
+
+
+def _start_worker(runner: SyncRunner, ref: Any) -> None:
+    """In a forked worker, once: the parent's runner on the worker's own instance (opening
+    one costs a storage set-up, so the worker keeps it for all its pages)."""
+    global _WORKER_RUNNER
+    runner.instance = dg.DagsterInstance.from_ref(ref)
+    _WORKER_RUNNER = runner
 
 
 def _run_page_in_worker(key: str, dry_run: bool) -> PageOutcome:
-    """In a forked worker: the parent's runner, on its own connection to the instance."""
-    runner, ref = _WORKER_RUNNER
-    with dg.DagsterInstance.from_ref(ref) as instance:
-        runner.instance = instance
-        return runner.run_page(key, dry_run)
+    assert _WORKER_RUNNER is not None
+    return _WORKER_RUNNER.run_page(key, dry_run)
 
 
 def end_dead_cli_runs(instance: dg.DagsterInstance) -> list[str]:
