@@ -86,10 +86,12 @@ class Launched:
     """What the UI launched: one run, or an asset backfill.
 
     ``id`` is as the toast shows it: a run id's first 8 characters, or a backfill's full id.
+    ``clicked_at`` is when the click that launched it was made (``time.time()``).
     """
 
     kind: Literal["run", "backfill"]
     id: str
+    clicked_at: float
 
 
 def find_chromium() -> str:
@@ -178,13 +180,14 @@ def materialize_all(page: Page, base_url: str, *, timeout_ms: float = 60_000) ->
     button = page.get_by_role("button", name=_MATERIALIZE_ALL)
     # Before the code location has loaded, the graph (and so the button) isn't there yet.
     expect(button).to_be_enabled(timeout=timeout_ms)
+    clicked_at = time.time()
     button.click(timeout=timeout_ms)
 
     dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
     toast = page.get_by_text(_LAUNCHED_TOAST)
     expect(dialog.or_(toast).first).to_be_visible(timeout=timeout_ms)
     if dialog.is_visible():
-        _launch_all_partitions(dialog, timeout_ms)
+        clicked_at = _launch_all_partitions(dialog, timeout_ms)
 
     expect(toast.first).to_be_visible(timeout=timeout_ms)
     match = _LAUNCHED_TOAST.search(toast.first.inner_text())
@@ -193,10 +196,11 @@ def materialize_all(page: Page, base_url: str, *, timeout_ms: float = 60_000) ->
     kind: Literal["run", "backfill"] = (
         "run" if match.group(0).startswith("Launched") else "backfill"
     )
-    return Launched(kind=kind, id=match.group(1))
+    return Launched(kind=kind, id=match.group(1), clicked_at=clicked_at)
 
 
-def _launch_all_partitions(dialog: Locator, timeout_ms: float) -> None:
+def _launch_all_partitions(dialog: Locator, timeout_ms: float) -> float:
+    """Choose every partition and launch; returns when the launching click was made."""
     # The dialog loads partition health and job data after it opens; "All" only selects
     # every key once that is in.
     expect(dialog.get_by_text("Loading pipeline and partition sets")).to_have_count(
@@ -207,8 +211,10 @@ def _launch_all_partitions(dialog: Locator, timeout_ms: float) -> None:
     expect(dialog.get_by_text(_SOME_PARTITIONS)).to_be_visible(timeout=timeout_ms)
     launch = dialog.get_by_role("button", name=_LAUNCH_BUTTON)
     expect(launch).to_be_enabled(timeout=timeout_ms)
+    clicked_at = time.time()
     launch.click(timeout=timeout_ms)
     expect(dialog).to_be_hidden(timeout=timeout_ms)
+    return clicked_at
 
 
 def graphql(
