@@ -43,6 +43,12 @@ def medusa_archived_products(
     context: dg.AssetExecutionContext, config: ArchivalConfig, medusa: MedusaResource
 ):
     status = cycle_status(context.instance)
+    if status.pages_missing and status.first_run == context.run_id:
+        # The cycle's first run (the UI's or the schedule's) gets here while the other pages
+        # run beside it: nothing to decide yet, and no report that could pass for this
+        # cycle's. sync_cycle_sensor runs archival once the last page has succeeded.
+        context.log.info("Archival waits for the cycle's other pages (%s)", status.reason)
+        return
     if not status.complete:
         context.log.warning("Nothing archived: %s", status.reason)
         report = ArchivalReport(mode=config.mode, skipped_because=status.reason)

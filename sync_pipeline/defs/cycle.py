@@ -93,6 +93,10 @@ class CycleStatus:
     reason: str = ""
     total: int | None = None
     seen_ids: set[int] = field(default_factory=set)
+    first_run: str = ""
+    """The run that read the catalog and so began the cycle."""
+    pages_missing: bool = False
+    """Some page has not (yet) succeeded in the cycle."""
 
 
 def cycle_status(instance: dg.DagsterInstance) -> CycleStatus:
@@ -111,7 +115,13 @@ def cycle_status(instance: dg.DagsterInstance) -> CycleStatus:
             or not cycle.since_start(latest_materialization(instance, WRITTEN, key))
             or statuses.get(key) != dg.AssetPartitionStatus.MATERIALIZED
         ):
-            return CycleStatus(False, f"page {key} has not succeeded in this cycle", total)
+            return CycleStatus(
+                False,
+                f"page {key} has not succeeded in this cycle",
+                total,
+                first_run=cycle.run_id,
+                pages_missing=True,
+            )
         if total is not None and report.total != total:
             return CycleStatus(False, f"the source's total changed during the cycle (page {key})")
         total = report.total

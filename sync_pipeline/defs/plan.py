@@ -2,10 +2,10 @@
 and ``sync-pipeline sync``): what to run next in the current cycle.
 
 A cycle starts with the catalog run (categories, store, and ``dummyjson_catalog``, which
-registers the pages the source needs). Then each needed page runs once, and archival runs
-when every page has succeeded. What has happened is read back from the Dagster instance
-(materializations and run records), so the plan holds no state of its own: any door can
-pick a cycle up where another left it.
+registers the pages the source needs). Then each needed page runs once (as soon as that run
+has set up the categories and store), and archival runs when every page has succeeded. What
+has happened is read back from the Dagster instance (materializations and run records), so
+the plan holds no state of its own: any door can pick a cycle up where another left it.
 """
 
 from __future__ import annotations
@@ -85,6 +85,11 @@ def _is_archival(record: dg.RunRecord) -> bool:
     return _run_partition(record) is None and _writes(record, ARCHIVED)
 
 
+def _materialized_in(instance: dg.DagsterInstance, key: dg.AssetKey, run_id: str) -> bool:
+    latest = latest_materialization(instance, key)
+    return latest is not None and latest.run_id == run_id
+
+
 def _backfill_in_progress(instance: dg.DagsterInstance) -> bool:
     """An asset backfill (the UI's "Materialize all" over several pages, or "Backfill failed
     and missing") is running the pages itself: the plan must not launch them twice."""
@@ -109,9 +114,13 @@ def next_steps(instance: dg.DagsterInstance, *, defer_to_backfills: bool = True)
         return Plan(None, waiting_for="no sync has started yet")
     plan = Plan(cycle, pages=cycle_pages(instance, cycle))
     started_by = instance.get_run_by_id(cycle.run_id)
-    if started_by is not None and started_by.status in IN_PROGRESS_RUN_STATUSES:
-        plan.in_flight.append("catalog")  # its categories and store come before any page
-        return plan
+    first_run_busy = started_by is not None and started_by.status in IN_PROGRESS_RUN_STATUSES
+    if first_run_busy:
+        plan.in_flight.append("catalog")
+        # Its categories and store come before any page; once it has set them up, the other
+        # pages need not wait for the page it writes itself (the UI's and the schedule's run).
+        if not all(_materialized_in(instance, key, cycle.run_id) for key in STORE_SETUP):
+            return plan
     if any(latest_materialization(instance, key) is None for key in STORE_SETUP):
         plan.waiting_for = "the categories and store have never been set up"
         return plan
@@ -139,8 +148,8 @@ def next_steps(instance: dg.DagsterInstance, *, defer_to_backfills: bool = True)
             plan.failed.append(key)
         else:
             plan.steps.append(Step(f"page:{key}", PAGE_ASSETS, key))
-    if len(plan.done) < len(plan.pages):
-        return plan
+    if len(plan.done) < len(plan.pages) or first_run_busy:
+        return plan  # archival only once every page has succeeded and the first run has ended
     if any(_is_archival(r) for r in running):
         plan.in_flight.append("archival")
         return plan
