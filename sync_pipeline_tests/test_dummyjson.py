@@ -7,7 +7,8 @@ import json
 import pytest
 
 from sync_pipeline.dummyjson import DummyJSONClient, SourceError, SourceUnavailable
-from sync_pipeline.source.server import DummyJSONServer, FaultConfig
+from sync_pipeline.source.faults import FaultConfig
+from sync_pipeline.source.server import DummyJSONServer
 
 
 def test_pages_in_id_order_concatenate_to_the_whole_catalog(source_server):

@@ -158,7 +158,9 @@ def _count(text: str) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from sync_pipeline.source.server import DataFileError, DummyJSONServer, FaultConfig
+    from sync_pipeline.source.catalog_file import DataFileError
+    from sync_pipeline.source.faults import FaultConfig
+    from sync_pipeline.source.server import DummyJSONServer
 
     parser: argparse.ArgumentParser = args.source_parser
     faults = None

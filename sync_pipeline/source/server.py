@@ -24,6 +24,11 @@ Request pipeline, in this order (the order decides which answer wins):
 
 Simulated writes (``POST /products/add``, ``PUT``/``PATCH``/``DELETE /products/{id}``) are not
 implemented: they answer ``501`` with a JSON message saying so.
+
+This module is the HTTP side: the handler, the answers, the pipeline above and the server's
+lifecycle. What it serves with lives beside it: ``catalog_file`` reads the data file,
+``query`` validates the query and pages lists, ``js_values`` holds the JavaScript semantics both
+rely on, and ``faults`` defines the random faults and the rate limiter.
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ import contextlib
 import html
 import http.server
 import json
-import math
 import os
 import random
 import re
@@ -42,162 +46,33 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cmp_to_key
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-__all__ = [
-    "CATEGORY_URL_PREFIX",
-    "DEFAULT_LIMIT",
-    "FAULT_KINDS",
-    "RATE_LIMIT_MESSAGE",
-    "DataFileError",
-    "DummyJSONServer",
-    "FaultConfig",
-    "RequestRecord",
-    "category_name",
-    "category_slugs",
-    "load_products",
-]
+from sync_pipeline.source.catalog_file import Catalog, DataFileError, category_name, file_signature
+from sync_pipeline.source.faults import (
+    RATE_LIMIT_MESSAGE,
+    FaultConfig,
+    FixedWindowLimiter,
+    parse_rate_limit,
+)
+from sync_pipeline.source.js_values import js_string
+from sync_pipeline.source.query import Options, QueryError, page, parse_options, subset
+
+__all__ = ["CATEGORY_URL_PREFIX", "DummyJSONServer", "RequestRecord"]
 
 CATEGORY_URL_PREFIX = "https://dummyjson.com/products/category/"
-DEFAULT_LIMIT = 30
-MAX_DELAY_MS = 5000
-FAULT_KINDS = ("500", "503", "timeout", "truncate", "drop")
-RATE_LIMIT_MESSAGE = "request limit exceeded, please wait a few seconds"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
-
-# Whitespace as JavaScript's String.prototype.trim and Number() see it.
-_JS_WHITESPACE = (
-    " \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-_JS_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
-_JS_RADIX = re.compile(r"0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)\Z", re.ASCII)
-_JS_INT_PREFIX = re.compile(r"[+-]?\d+", re.ASCII)
 _WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 _MAX_DISCARDED_BODY = 1 << 20
 
 
-class DataFileError(ValueError):
-    """The data file cannot be read or is not a product list. The message names the file."""
-
-
-# --------------------------------------------------------------------------- data
-
-
-def load_products(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read a product file: a bare JSON array (like ``products.json``) or ``{"products": [...]}``.
-
-    Integral floats (``25.0``) become ints, since the real server (JavaScript) writes them as
-    ``25``. Raises :class:`DataFileError` naming the file when it is missing or malformed.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataFileError(f"cannot read data file {path}: {exc.strerror or exc}") from exc
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataFileError(f"data file {path} is not valid UTF-8 JSON: {exc}") from exc
-    products = data.get("products") if isinstance(data, dict) else data
-    if not isinstance(products, list):
-        raise DataFileError(
-            f"data file {path} must hold a JSON array of products "
-            "or an object with a 'products' array"
-        )
-    for index, item in enumerate(products):
-        if not isinstance(item, dict) or "id" not in item:
-            raise DataFileError(
-                f"data file {path}: item {index} is not a product object with an 'id'"
-            )
-    return [_integral_floats_to_int(item) for item in products]
-
-
-def _integral_floats_to_int(value: Any) -> Any:
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and abs(value) < 1e21 else value
-    if isinstance(value, dict):
-        return {key: _integral_floats_to_int(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_integral_floats_to_int(item) for item in value]
-    return value
-
-
-def category_name(slug: str) -> str:
-    """``mens-shirts`` -> ``Mens Shirts``: split on ``-``, upper-case each word's first letter."""
-    return " ".join(word[:1].upper() + word[1:] for word in slug.split("-"))
-
-
-@dataclass(frozen=True)
-class _Catalog:
-    products: list[dict[str, Any]]
-    categories: list[str]  # slugs in order of first appearance
-    signature: tuple[int, ...] | None
-
-    @classmethod
-    def load(cls, path: Path) -> _Catalog:
-        signature = _file_signature(path)
-        products = load_products(path)
-        return cls(products=products, categories=category_slugs(products), signature=signature)
-
-
-def _file_signature(path: Path) -> tuple[int, ...] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
-
-
-# --------------------------------------------------------------------------- options
-
-
-@dataclass(frozen=True)
-class FaultConfig:
-    """Seeded random faults on data routes (GET/HEAD ``/products...`` and ``/product...``).
-
-    Each such request draws from ``random.Random(seed)``; a ``share`` of them gets one of
-    ``kinds``:
-
-    - ``"500"`` / ``"503"``: a JSON error answer with that status;
-    - ``"timeout"``: the server holds the request for ``hang_seconds``, then closes the
-      connection without answering;
-    - ``"truncate"``: the real answer's status and headers (``Content-Length`` of the full body),
-      then half of the body, then the connection is closed;
-    - ``"drop"``: the connection is closed at once, without any answer.
-
-    The same seed gives the same sequence of decisions, indexed by the order in which requests
-    reach the fault stage. Concurrent requests can reach it in any order, so only a sequential
-    client gets a reproducible fault per request.
-    """
-
-    share: float
-    kinds: tuple[str, ...] = FAULT_KINDS
-    seed: int | None = None
-    hang_seconds: float = 30.0
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= float(self.share) <= 1.0:
-            raise ValueError(f"fault share must be between 0 and 1, got {self.share!r}")
-        kinds = tuple(dict.fromkeys(str(kind) for kind in self.kinds))
-        unknown = [kind for kind in kinds if kind not in FAULT_KINDS]
-        if unknown or not kinds:
-            raise ValueError(
-                f"fault kinds must be a non-empty subset of {', '.join(FAULT_KINDS)}; "
-                f"got {', '.join(kinds) or 'nothing'}"
-            )
-        if not float(self.hang_seconds) >= 0:
-            raise ValueError(f"hang_seconds must be >= 0, got {self.hang_seconds!r}")
-        object.__setattr__(self, "share", float(self.share))
-        object.__setattr__(self, "kinds", kinds)
-        object.__setattr__(self, "hang_seconds", float(self.hang_seconds))
+# --------------------------------------------------------------------------- requests and answers
 
 
 @dataclass(frozen=True)
@@ -206,8 +81,9 @@ class RequestRecord:
 
     ``status`` is the status line that was sent, or ``None`` when the connection was closed
     without an answer (``timeout`` and ``drop`` faults). ``fault`` names the injected fault
-    (a kind of :data:`FAULT_KINDS`, or ``"fail_next"``), else ``None``. ``timestamp`` is the
-    server clock (``time.monotonic`` unless a clock was given) when the request arrived.
+    (a kind of :data:`~sync_pipeline.source.faults.FAULT_KINDS`, or ``"fail_next"``), else
+    ``None``. ``timestamp`` is the server clock (``time.monotonic`` unless a clock was given)
+    when the request arrived.
     """
 
     method: str
@@ -221,13 +97,6 @@ class RequestRecord:
     def params(self) -> dict[str, str]:
         """The query as a dict (the last value wins for repeated names)."""
         return dict(parse_qsl(self.query, keep_blank_values=True))
-
-
-class _HTTPError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -262,225 +131,6 @@ def _html_404(method: str, path: str) -> _Response:
         "</html>\n"
     )
     return _Response(404, body.encode(), HTML_CONTENT_TYPE)
-
-
-# --------------------------------------------------------------------------- JavaScript semantics
-
-
-def js_number(text: str) -> float:
-    """JavaScript's ``Number(string)``: NaN for anything that is not a whole numeric literal."""
-    s = text.strip(_JS_WHITESPACE)
-    if not s:
-        return 0.0
-    if _JS_DECIMAL.match(s):
-        return float(s)
-    if _JS_RADIX.match(s):
-        return float(int(s, 0))
-    if s in ("Infinity", "+Infinity"):
-        return math.inf
-    if s == "-Infinity":
-        return -math.inf
-    return math.nan
-
-
-def js_parse_int(text: str) -> int | None:
-    """JavaScript's ``parseInt(string, 10)``; ``None`` stands for NaN."""
-    match = _JS_INT_PREFIX.match(text.lstrip(_JS_WHITESPACE))
-    return int(match.group()) if match else None
-
-
-_MISSING = object()
-
-
-def _js_string(value: Any) -> str:
-    if value is None or value is _MISSING:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    if isinstance(value, list):
-        return ",".join(_js_string(item) for item in value)
-    if isinstance(value, dict):
-        return "[object Object]"
-    return str(value)
-
-
-def _js_primitive(value: Any) -> Any:
-    if isinstance(value, (list, dict)):
-        return _js_string(value)
-    return value
-
-
-def _js_to_number(value: Any) -> float:
-    if value is None:
-        return 0.0
-    if isinstance(value, (bool, int, float)):
-        return float(value)
-    if isinstance(value, str):
-        return js_number(value)
-    return math.nan
-
-
-def _js_less(a: Any, b: Any) -> bool:
-    """``a < b`` in JavaScript (``undefined`` compares false both ways)."""
-    if a is _MISSING or b is _MISSING:
-        return False
-    a, b = _js_primitive(a), _js_primitive(b)
-    if isinstance(a, str) and isinstance(b, str):
-        return a < b
-    x, y = _js_to_number(a), _js_to_number(b)
-    return x < y  # False when either is NaN
-
-
-def _js_sort(products: list[dict[str, Any]], key: str, descending: bool) -> list[dict[str, Any]]:
-    sign = -1 if descending else 1
-
-    def compare(p: dict[str, Any], q: dict[str, Any]) -> int:
-        a, b = p.get(key, _MISSING), q.get(key, _MISSING)
-        if _js_less(a, b):
-            return -sign
-        if _js_less(b, a):
-            return sign
-        return 0
-
-    return sorted(products, key=cmp_to_key(compare))
-
-
-# --------------------------------------------------------------------------- query validation
-
-
-@dataclass(frozen=True)
-class _Options:
-    limit: int | None  # None = NaN (returns no items)
-    skip: int | None  # None = NaN (no skip, echoed as null)
-    q: str
-    select: list[str] | None
-    sort_by: str | None
-    descending: bool
-    delay_ms: float
-
-
-def _parse_options(query: str, legacy: bool) -> _Options:
-    """Query validation (§2), run on every route. Raises :class:`_HTTPError` (400)."""
-    params: dict[str, list[str]] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        params.setdefault(key, []).append(value)
-
-    def number(name: str, default: int) -> int | None:
-        values = params.get(name)
-        if values is None:
-            return default
-        # A repeated name is an array for Express's query parser, and Number([a, b]) is NaN.
-        if len(values) > 1 or math.isnan(js_number(values[0])):
-            raise _HTTPError(400, f"Invalid '{name}' - must be a number")
-        return js_parse_int(values[0])
-
-    limit = number("limit", DEFAULT_LIMIT)
-    skip = number("skip", 0)
-
-    q_values = params.get("q", []) + params.get("q[valueSearch]", [])
-    odd_q = [key for key in params if key.startswith("q[") and key != "q[valueSearch]"]
-    if odd_q or len(q_values) > 1:
-        raise _HTTPError(400, "Invalid 'q' - must be a string")
-    q = q_values[0] if q_values else ""
-    q = q.strip(_JS_WHITESPACE).lower().replace("-", " ")
-
-    select_values = params.get("select", [])
-    select: list[str] | None = None
-    if any(select_values):
-        select = ["id"]
-        for value in select_values:
-            select.extend(value.split(","))
-
-    sort_by = ",".join(params.get("sortBy", [])) or None
-    descending = False
-    if legacy:
-        sort_by = None  # sortBy/order did not exist before 2024-05-23
-    elif sort_by:
-        order = ",".join(params.get("order", [])).lower() or "asc"
-        if order not in ("asc", "desc"):
-            raise _HTTPError(400, "Order can be: 'asc' or 'desc'")
-        descending = order == "desc"
-
-    delay_ms = 0.0
-    delay_text = ",".join(params.get("delay", []))
-    if delay_text:
-        delay = js_number(delay_text) if len(params["delay"]) == 1 else math.nan
-        if math.isnan(delay):
-            raise _HTTPError(400, "Delay must be a number in milliseconds")
-        if delay > MAX_DELAY_MS:
-            raise _HTTPError(400, "Delay cannot be greater than 5 seconds")
-        if delay < 0:
-            raise _HTTPError(400, "Delay cannot be less than 0")
-        delay_ms = delay
-
-    return _Options(limit, skip, q, select, sort_by, descending, delay_ms)
-
-
-def _subset(product: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-    return {name: product[name] for name in fields if name in product}
-
-
-def _page(products: list[dict[str, Any]], options: _Options) -> dict[str, Any]:
-    """Sort, skip, limit, select (§3), and wrap."""
-    total = len(products)
-    if options.sort_by:
-        products = _js_sort(products, options.sort_by, options.descending)
-    if options.skip is not None and options.skip > 0:
-        products = products[options.skip :]
-    if options.limit is None:
-        products = []
-    elif options.limit != 0:
-        products = products[: options.limit]
-    if options.select:
-        products = [_subset(product, options.select) for product in products]
-    return {"products": products, "total": total, "skip": options.skip, "limit": len(products)}
-
-
-# --------------------------------------------------------------------------- rate limiter
-
-
-class _FixedWindowLimiter:
-    """``limit`` requests per ``window`` seconds; the window starts with its first request."""
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._window_end: float | None = None
-        self._count = 0
-
-    def hit(self) -> tuple[bool, dict[str, str]]:
-        with self._lock:
-            now = self._clock()
-            if self._window_end is None or now >= self._window_end:
-                self._window_end = now + self.window
-                self._count = 0
-            self._count += 1
-            allowed = self._count <= self.limit
-            headers = {
-                "X-RateLimit-Limit": str(self.limit),
-                "X-RateLimit-Remaining": str(max(0, self.limit - self._count)),
-            }
-            if not allowed:
-                headers["Retry-After"] = str(max(1, math.ceil(self._window_end - now)))
-            return allowed, headers
-
-
-def _parse_rate_limit(rate_limit: tuple[int, float]) -> tuple[int, float]:
-    try:
-        limit, window = rate_limit
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"rate_limit must be (max_requests, window_seconds), got {rate_limit!r}"
-        ) from None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"rate limit max_requests must be an int >= 1, got {limit!r}")
-    if not float(window) > 0:
-        raise ValueError(f"rate limit window must be > 0 seconds, got {window!r}")
-    return limit, float(window)
 
 
 # --------------------------------------------------------------------------- HTTP plumbing
@@ -640,12 +290,12 @@ class DummyJSONServer:
         self.data_path = Path(data_path)
         self.legacy = legacy
         self.faults = faults
-        self.rate_limit = _parse_rate_limit(rate_limit) if rate_limit is not None else None
+        self.rate_limit = parse_rate_limit(rate_limit) if rate_limit is not None else None
         self.port = port
         self.access_log = access_log
         self._clock = clock
         self._limiter = (
-            _FixedWindowLimiter(*self.rate_limit, clock) if self.rate_limit is not None else None
+            FixedWindowLimiter(*self.rate_limit, clock) if self.rate_limit is not None else None
         )
         self._fault_rng = random.Random(faults.seed) if faults is not None else None
         self._fault_lock = threading.Lock()
@@ -659,7 +309,7 @@ class DummyJSONServer:
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._catalog = _Catalog.load(self.data_path)
+        self._catalog = Catalog.load(self.data_path)
 
     # ----- lifecycle
 
@@ -732,16 +382,16 @@ class DummyJSONServer:
         """Re-read the data file now; returns the product count. Raises :class:`DataFileError`
         (and keeps serving the old catalog) when the file is invalid."""
         with self._load_lock:
-            self._catalog = _Catalog.load(self.data_path)
+            self._catalog = Catalog.load(self.data_path)
             return len(self._catalog.products)
 
-    def _current_catalog(self) -> _Catalog:
+    def _current_catalog(self) -> Catalog:
         catalog = self._catalog
-        if _file_signature(self.data_path) == catalog.signature:
+        if file_signature(self.data_path) == catalog.signature:
             return catalog
         with self._load_lock:
-            if _file_signature(self.data_path) != self._catalog.signature:
-                self._catalog = _Catalog.load(self.data_path)
+            if file_signature(self.data_path) != self._catalog.signature:
+                self._catalog = Catalog.load(self.data_path)
             return self._catalog
 
     # ----- failure injection and the request log
@@ -826,11 +476,11 @@ class DummyJSONServer:
 
         try:
             catalog = self._current_catalog()
-            options = _parse_options(query, self.legacy)
+            options = parse_options(query, self.legacy)
             if options.delay_ms:
                 self._stopping.wait(options.delay_ms / 1000)
             response = self._route(method, path, segments, catalog, options)
-        except _HTTPError as exc:
+        except QueryError as exc:
             response = _error_response(exc.status, exc.message)
         except DataFileError as exc:
             response = _error_response(500, f"Cannot reload the data: {exc}")
@@ -842,8 +492,8 @@ class DummyJSONServer:
         method: str,
         path: str,
         segments: list[str],
-        catalog: _Catalog,
-        options: _Options,
+        catalog: Catalog,
+        options: Options,
     ) -> _Response:
         if segments[0].lower() not in ("products", "product"):
             return _html_404(method, path)
@@ -860,7 +510,7 @@ class DummyJSONServer:
 
         products = catalog.products
         if not rest:
-            return _json_response(200, _page(products, options))
+            return _json_response(200, page(products, options))
         if lowered == ["search"]:
             q = options.q
             found = [
@@ -869,7 +519,7 @@ class DummyJSONServer:
                 if q in str(product.get("title", "")).lower()
                 or q in str(product.get("description", "")).lower()
             ]
-            return _json_response(200, _page(found, options))
+            return _json_response(200, page(found, options))
         if lowered == ["categories"]:
             if self.legacy:
                 return _json_response(200, catalog.categories)
@@ -889,13 +539,13 @@ class DummyJSONServer:
                 for product in products
                 if isinstance(product.get("category"), str) and product["category"].lower() == slug
             ]
-            return _json_response(200, _page(found, options))
+            return _json_response(200, page(found, options))
         if len(rest) == 1:
             wanted = rest[0]
             for product in products:
-                if _js_string(product["id"]) == wanted:
+                if js_string(product["id"]) == wanted:
                     if options.select:
-                        product = _subset(product, options.select)
+                        product = subset(product, options.select)
                     return _json_response(200, product)
             return _error_response(404, f"Product with id '{wanted}' not found")
         return _html_404(method, path)
@@ -911,13 +561,3 @@ def _status_phrase(status: int) -> str:
 def _merge_headers(response: _Response, headers: dict[str, str]) -> _Response:
     response.headers = {**headers, **response.headers}
     return response
-
-
-def category_slugs(products: Iterable[dict[str, Any]]) -> list[str]:
-    """Category slugs in order of first appearance (what ``/products/category-list`` returns)."""
-    seen: dict[str, None] = {}
-    for product in products:
-        category = product.get("category")
-        if isinstance(category, str):
-            seen.setdefault(category, None)
-    return list(seen)

@@ -19,14 +19,10 @@ import pytest
 import requests
 
 from sync_pipeline.source import cli as source_cli
+from sync_pipeline.source.catalog_file import DataFileError
+from sync_pipeline.source.faults import FAULT_KINDS, RATE_LIMIT_MESSAGE, FaultConfig
 from sync_pipeline.source.generate import generate_catalog, write_catalog
-from sync_pipeline.source.server import (
-    FAULT_KINDS,
-    RATE_LIMIT_MESSAGE,
-    DataFileError,
-    DummyJSONServer,
-    FaultConfig,
-)
+from sync_pipeline.source.server import DummyJSONServer
 
 JSON_TYPE = "application/json; charset=utf-8"
 
