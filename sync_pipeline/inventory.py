@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sync_pipeline.mapping import NormalizedProduct, RejectedRecord, owned_variant
+from sync_pipeline.changes import owned_variant
+from sync_pipeline.mapping import NormalizedProduct, RejectedRecord
 from sync_pipeline.medusa import MedusaAuthError, MedusaClient, MedusaError, MedusaUnavailable
 from sync_pipeline.models import ExistingProduct, MedusaStockLevel, to_json
 from sync_pipeline.store_setup import AMBIGUOUS_WRITE_ATTEMPTS

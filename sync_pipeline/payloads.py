@@ -1,7 +1,7 @@
 """Medusa payloads for a normalized product: the create body, and an update that keeps
 every merchant edit. Pure functions: no I/O.
 
-Updates send only the fields the sync owns (see ``mapping.desired_state``) and rebuild
+Updates send only the fields the sync owns (see ``changes.desired_state``) and rebuild
 Medusa's replace-all sets (images, categories, tags, variants, prices) from what is
 already there plus what the source says.
 """
@@ -11,19 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sync_pipeline.mapping import (
-    DEFAULT_OPTION,
+from sync_pipeline.changes import (
     FINGERPRINT_KEY,
-    METADATA_FIELDS,
     OWNED_CATEGORY_KEY,
     OWNED_IMAGES_KEY,
     OWNED_TAGS_KEY,
     RETIRED_METADATA_KEYS,
-    NormalizedProduct,
     StoreContext,
     fingerprint,
     owned_variant,
 )
+from sync_pipeline.mapping import METADATA_FIELDS, NormalizedProduct
 from sync_pipeline.models import (
     ExistingProduct,
     IdRef,
@@ -34,6 +32,9 @@ from sync_pipeline.models import (
     MedusaProductUpdate,
     MedusaVariant,
 )
+
+# A synced product's one option, with one value: its one variant.
+DEFAULT_OPTION = "Default"
 
 
 def _owned_metadata(

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sync_pipeline.mapping import SOURCE_NAME, SourceCategory, StoreContext, category_handle
+from sync_pipeline.changes import StoreContext
+from sync_pipeline.mapping import SOURCE_NAME, SourceCategory, category_handle
 from sync_pipeline.medusa import MedusaAuthError, MedusaClient, MedusaError, MedusaUnavailable
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sync_pipeline.changes import (
+    StoreContext,
+    changed_fields,
+    fingerprint,
+    owned_variant,
+    stored_fingerprint,
+)
 from sync_pipeline.inventory import (
     INVENTORY_FIELDS,
     StockResult,
@@ -27,13 +34,8 @@ from sync_pipeline.mapping import (
     NormalizedProduct,
     RejectedRecord,
     SourceCategory,
-    StoreContext,
     category_handle,
     category_name,
-    changed_fields,
-    fingerprint,
-    owned_variant,
-    stored_fingerprint,
 )
 from sync_pipeline.medusa import MedusaAuthError, MedusaClient, MedusaError, MedusaUnavailable
 from sync_pipeline.models import ExistingProduct, to_json

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ os.environ.setdefault("SYNC_FETCH_RETRY_DELAY", "0.01")
 # multi-page behaviour (partitions, re-runs, archival's complete cycle) is exercised.
 os.environ.setdefault("SYNC_PAGE_SIZE", "100")
 
+from sync_pipeline.mapping import normalize_products
 from sync_pipeline.settings import SHARED_DATA_DIR
 from sync_pipeline.source.server import DummyJSONServer
 
@@ -27,6 +29,20 @@ def shared_data_dir() -> Path:
             f"no DummyJSON data at {path}: put the shared data there or set DUMMYJSON_DATA_DIR"
         )
     return path
+
+
+@pytest.fixture(scope="module")
+def products(shared_data_dir):
+    """The shared ``products.json``, as the source serves it."""
+    return json.loads((shared_data_dir / "products.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def normalized(products):
+    """The shared products, normalized (none rejected), by source id."""
+    good, rejected = normalize_products(products)
+    assert rejected == []
+    return {p.source_id: p for p in good}
 
 
 @pytest.fixture(scope="session")

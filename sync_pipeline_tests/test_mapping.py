@@ -9,10 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from sync_pipeline.changes import StoreContext
 from sync_pipeline.mapping import (
-    StoreContext,
     category_name,
-    fingerprint,
     normalize_categories,
     normalize_products,
     product_handle,
@@ -27,20 +26,8 @@ STORE = StoreContext(currency_code="usd", sales_channel_id="sc_1", shipping_prof
 
 
 @pytest.fixture(scope="module")
-def products(shared_data_dir):
-    return json.loads((shared_data_dir / "products.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
 def legacy_products(shared_data_dir):
     return json.loads((shared_data_dir / "products-100.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def normalized(products):
-    good, rejected = normalize_products(products)
-    assert rejected == []
-    return {p.source_id: p for p in good}
 
 
 def test_every_real_product_normalizes_with_external_id(normalized):
@@ -149,13 +136,3 @@ def test_missing_field_and_duplicate_ids_are_named(products):
     assert ("1", "title") in reasons
     assert ("2", "duplicate id") in reasons
     assert ("?", "not an object") in reasons
-
-
-def test_fingerprint_changes_only_with_owned_fields(normalized, products):
-    base = normalized[5]
-    assert fingerprint(base, "usd") == fingerprint(base, "usd")
-    assert fingerprint(base, "usd") != fingerprint(base, "eur")
-    changed, _ = normalize_products([{**products[4], "price": products[4]["price"] + 1}])
-    assert fingerprint(changed[0], "usd") != fingerprint(base, "usd")
-    review_only, _ = normalize_products([{**products[4], "reviews": []}])
-    assert fingerprint(review_only[0], "usd") == fingerprint(base, "usd")

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from sync_pipeline.mapping import (
+from sync_pipeline.changes import (
     OWNED_CATEGORY_KEY,
     OWNED_IMAGES_KEY,
     OWNED_TAGS_KEY,
     StoreContext,
-    normalize_products,
 )
+from sync_pipeline.mapping import normalize_products
 from sync_pipeline.models import ExistingProduct, to_json
 from sync_pipeline.payloads import build_create, build_update
 

@@ -11,7 +11,8 @@ from collections import Counter
 
 import pytest
 
-from sync_pipeline.mapping import StoreContext, normalize_products
+from sync_pipeline.changes import StoreContext
+from sync_pipeline.mapping import normalize_products
 from sync_pipeline.medusa import MedusaError, MedusaUnavailable
 from sync_pipeline.upsert import ProductUpserter
 

@@ -7,11 +7,12 @@ from collections import Counter
 
 import dagster as dg
 
+from sync_pipeline.changes import StoreContext
 from sync_pipeline.defs.dummyjson_assets import GROUP, OWNERS
 from sync_pipeline.defs.partitions import product_pages
 from sync_pipeline.defs.reports import RequestCounts, WriteReport
 from sync_pipeline.defs.resources import MedusaResource
-from sync_pipeline.mapping import NormalizedPage, SourceCategory, StoreContext
+from sync_pipeline.mapping import NormalizedPage, SourceCategory
 from sync_pipeline.settings import SyncSettings
 from sync_pipeline.store_setup import (
     StoreSetupError,
