@@ -190,7 +190,7 @@ class SyncSettings:
     fetch_max_retries: int = 3
     fetch_retry_delay: float = 1.0
     lock_wait_seconds: float = 600.0
-    medusa_concurrency: int = 2
+    medusa_concurrency: int = 3
     schedule_cron: str = "0 0 * * *"
     # Stock: each variant's inventory level at one stock location follows the source's
     # ``stock``. Off for shops that keep stock elsewhere (then inventory is never touched).

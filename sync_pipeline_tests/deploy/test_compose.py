@@ -150,7 +150,7 @@ def test_the_instance_config_is_valid_and_uses_postgres(pg_env):
     }
     assert config["scheduler"]["class"] == "DagsterDaemonScheduler"
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
-    assert config["concurrency"]["pools"] == {"granularity": "run", "default_limit": 2}
+    assert config["concurrency"]["pools"]["granularity"] == "run"
     assert config["run_monitoring"]["enabled"] is True
     assert config["telemetry"] == {"enabled": False}
 

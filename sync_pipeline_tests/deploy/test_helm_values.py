@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from sync_pipeline.settings import REPO_ROOT, SETTING_NAMES
+from sync_pipeline.settings import REPO_ROOT, SETTING_NAMES, SyncSettings
 
 VALUES = REPO_ROOT / "deploy" / "helm" / "values.yaml"
 CHART_KEYS = Path(__file__).with_name("helm_chart_keys.json")
@@ -61,7 +61,8 @@ def test_the_deployment_the_queue_and_the_pool():
     daemon = values["dagsterDaemon"]
     assert daemon["runCoordinator"]["type"] == "QueuedRunCoordinator"
     assert daemon["runMonitoring"]["enabled"] is True
-    assert values["concurrency"]["pools"] == {"granularity": "run", "defaultLimit": 2}
+    pools = values["concurrency"]["pools"]
+    assert pools == {"granularity": "run", "defaultLimit": SyncSettings.medusa_concurrency}
     assert values["postgresql"]["enabled"] is False
     assert "postgresqlPassword" not in values["postgresql"]
     assert values["telemetry"] == {"enabled": False}
