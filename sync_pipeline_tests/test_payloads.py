@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from sync_pipeline.changes import (
@@ -12,7 +10,6 @@ from sync_pipeline.changes import (
     OWNED_TAGS_KEY,
     StoreContext,
 )
-from sync_pipeline.mapping import normalize_products
 from sync_pipeline.models import ExistingProduct, to_json
 from sync_pipeline.payloads import build_create, build_update
 
@@ -20,13 +17,6 @@ STORE = StoreContext(currency_code="usd", sales_channel_id="sc_1", shipping_prof
 STOCKED_STORE = StoreContext(
     currency_code="usd", sales_channel_id="sc_1", shipping_profile_id="sp_1", stock_location_id="sl"
 )
-
-
-@pytest.fixture(scope="module")
-def normalized(shared_data_dir):
-    products = json.loads((shared_data_dir / "products.json").read_text(encoding="utf-8"))
-    good, _ = normalize_products(products)
-    return {p.source_id: p for p in good}
 
 
 def test_create_payload_carries_everything_the_sync_owns(normalized):
