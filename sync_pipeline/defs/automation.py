@@ -1,9 +1,10 @@
 """What starts and carries a sync inside Dagster: the nightly schedule and the cycle sensor.
 
 The schedule (or the UI's "Materialize all") runs the catalog: categories, store, and
-``dummyjson_catalog``, which registers the pages the source needs. The sensor then asks the
-plan (``plan.py``) what the cycle needs next and requests exactly those runs, each under a
-``run_key`` so none is requested twice: the pages, then archival once every page succeeded.
+``dummyjson_catalog``, which registers the pages the source needs. Once that run has set up
+the categories and store, the sensor asks the plan (``plan.py``) what the cycle needs next
+and requests exactly those runs, each under a ``run_key`` so none is requested twice: the
+pages, then archival once every page succeeded.
 """
 
 from __future__ import annotations
@@ -72,9 +73,10 @@ def build_automation(
         minimum_interval_seconds=5,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            "Carries a sync started by the schedule or the UI: once the catalog run is done, "
-            "requests one run per page the catalog needs (not yet written in this cycle, not "
-            "failed, not running), then archival when every page succeeded. Leaves pages to a "
+            "Carries a sync started by the schedule or the UI: once the catalog run has set up "
+            "the categories and store, requests one run per page the catalog needs (not yet "
+            "written in this cycle, not failed, not running), then archival when every page "
+            "succeeded and the catalog run has ended. Leaves pages to a "
             "running backfill, and cycles started by `sync-pipeline sync` to the CLI."
         ),
     )
