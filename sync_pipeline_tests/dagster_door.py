@@ -22,7 +22,7 @@ from sync_pipeline.defs.partitions import registered_pages
 from sync_pipeline.defs.plan import Plan, next_steps
 from sync_pipeline.settings import REPO_ROOT
 from sync_pipeline.source.server import DummyJSONServer
-from sync_pipeline_tests.dagster_ui import dagster_dev
+from sync_pipeline_tests.dagster_server import dagster_dev
 
 SCHEDULE = "nightly_catalog_sync"
 BUSY_STATUSES = [

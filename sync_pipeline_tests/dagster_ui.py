@@ -4,14 +4,12 @@ Needs Debian's ``chromium`` package (``apt-get install -y chromium``) and the pi
 ``playwright`` (sync API). Playwright's own browser download (``playwright install``) cannot
 work on these machines, so the browser is always the system one.
 
-Typical use (``dagster_dev`` starts a server; for one started otherwise, call
-``wait_for_code_locations(base_url)`` first)::
+Typical use (``dagster_server.dagster_dev`` starts a server; for one started otherwise, call
+``dagster_server.wait_for_code_locations(base_url)`` first)::
 
     with dagster_dev(["-f", "defs.py"], dagster_home=tmp_path, port=3391) as base_url:
         with open_browser() as page:
             launched = materialize_all(page, base_url)
-        finished = wait_for_idle(base_url)
-        assert {run["status"] for run in finished} == {"SUCCESS"}
 
 What the UI does, as seen on 1.13.27 and 1.13.28 (the selectors below rely on it):
 
@@ -34,23 +32,18 @@ What the UI does, as seen on 1.13.27 and 1.13.28 (the selectors below rely on it
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
 from playwright.sync_api import Locator, Page, expect, sync_playwright
+
+from sync_pipeline_tests.dagster_server import graphql
 
 LINEAGE_PATH = "/asset-groups"  # "Lineage" in the side bar: the global asset graph
 
@@ -69,16 +62,10 @@ _MATERIALIZE_ALL = re.compile(r"\bMaterialize all…?$")
 _LAUNCH_BUTTON = re.compile(r"\bLaunch (?:1 run|backfill)$")
 _SOME_PARTITIONS = re.compile(r"^[1-9]\d* partitions?$")
 _LAUNCHED_TOAST = re.compile(r"\b(?:Launched run|Created backfill) (\w+)")
-_TERMINAL_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
-_ACTIVE_BACKFILL = {"REQUESTED", "CANCELING", "FAILING"}
 
 
 class ChromiumNotFoundError(RuntimeError):
     """No system Chromium to drive."""
-
-
-class DagsterGraphQLError(RuntimeError):
-    """The GraphQL endpoint answered with ``errors`` (or not at all)."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +155,7 @@ def materialize_all(page: Page, base_url: str, *, timeout_ms: float = 60_000) ->
 
     With partitioned assets, chooses "All" partitions in the dialog, then "Launch 1 run" (one
     partition) or "Launch backfill" (several). Returns what the UI's toast reports launched;
-    it does not wait for the run to finish: see ``wait_for_idle``. A selection that needs run
+    it does not wait for the run to finish. A selection that needs run
     config (the UI then opens the launchpad) is not handled and times out.
 
     Every wait gives up after ``timeout_ms``, passed to each call: Playwright's ``expect`` has
@@ -215,223 +202,3 @@ def _launch_all_partitions(dialog: Locator, timeout_ms: float) -> float:
     launch.click(timeout=timeout_ms)
     expect(dialog).to_be_hidden(timeout=timeout_ms)
     return clicked_at
-
-
-def graphql(
-    base_url: str, query: str, variables: dict[str, Any] | None = None, *, timeout: float = 30
-) -> dict[str, Any]:
-    """POST a query to ``<base_url>/graphql`` and return its ``data``; raise on ``errors``."""
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(
-        base_url.rstrip("/") + "/graphql",
-        data=body,
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            payload = json.load(response)
-    except urllib.error.HTTPError as exc:
-        raise DagsterGraphQLError(f"HTTP {exc.code}: {exc.read()[:2000]!r}") from exc
-    if payload.get("errors"):
-        raise DagsterGraphQLError(json.dumps(payload["errors"])[:2000])
-    data = payload.get("data")
-    if not isinstance(data, dict):
-        raise DagsterGraphQLError(f"no data in answer: {payload!r}"[:2000])
-    return data
-
-
-RUNS_QUERY = """
-query Runs {
-  runsOrError {
-    __typename
-    ... on Runs {
-      results { runId status jobName tags { key value } assetSelection { path } }
-    }
-    ... on PythonError { message }
-  }
-}
-"""
-
-BACKFILLS_QUERY = """
-query Backfills {
-  partitionBackfillsOrError {
-    __typename
-    ... on PartitionBackfills { results { id status numPartitions } }
-    ... on PythonError { message }
-  }
-}
-"""
-
-LOCATIONS_QUERY = """
-query Locations {
-  workspaceOrError {
-    __typename
-    ... on Workspace {
-      locationEntries {
-        name
-        loadStatus
-        locationOrLoadError { __typename ... on PythonError { message } }
-      }
-    }
-    ... on PythonError { message }
-  }
-}
-"""
-
-
-def runs(base_url: str) -> list[dict[str, Any]]:
-    """Every run, newest first: ``runId``, ``status``, ``jobName``, ``tags``, ``assetSelection``."""
-    result = graphql(base_url, RUNS_QUERY)["runsOrError"]
-    if result["__typename"] != "Runs":
-        raise DagsterGraphQLError(f"runsOrError: {result}")
-    return list(result["results"])
-
-
-def backfills(base_url: str) -> list[dict[str, Any]]:
-    """Every backfill, newest first: ``id``, ``status``, ``numPartitions``."""
-    result = graphql(base_url, BACKFILLS_QUERY)["partitionBackfillsOrError"]
-    if result["__typename"] != "PartitionBackfills":
-        raise DagsterGraphQLError(f"partitionBackfillsOrError: {result}")
-    return list(result["results"])
-
-
-_T = TypeVar("_T")
-
-
-def _poll(what: str, done: Callable[[], _T | None], *, timeout: float, interval: float) -> _T:
-    """Call ``done()`` until it returns something truthy; server state, not the UI, so a sleep."""
-    deadline = time.monotonic() + timeout
-    while True:
-        last = done()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout:.0f} s")
-        time.sleep(interval)
-
-
-def wait_for_code_locations(
-    base_url: str,
-    *,
-    timeout: float = 120,
-    interval: float = 0.5,
-    alive: Callable[[], None] | None = None,
-) -> None:
-    """Wait until the webserver answers and every code location is loaded; raise on a load error.
-
-    ``/server_info`` answers before the code locations have loaded, and the asset graph is
-    empty until they have.
-    """
-
-    def loaded() -> bool:
-        if alive is not None:
-            alive()
-        try:
-            result = graphql(base_url, LOCATIONS_QUERY, timeout=5)["workspaceOrError"]
-        except (OSError, DagsterGraphQLError):
-            return False  # not up yet
-        entries = result.get("locationEntries") or []
-        for entry in entries:
-            error = entry.get("locationOrLoadError") or {}
-            if error.get("__typename") == "PythonError":
-                raise DagsterGraphQLError(f"code location {entry['name']}: {error['message']}")
-        return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
-
-    _poll("code locations loaded", loaded, timeout=timeout, interval=interval)
-
-
-def wait_for_idle(
-    base_url: str, *, timeout: float = 300, interval: float = 1
-) -> list[dict[str, Any]]:
-    """Wait until no backfill is in progress and every run has ended; return ``runs()``.
-
-    An asset backfill's runs are launched by the daemon over several ticks (about 30 s apart
-    under ``dagster dev``), and the backfill only turns ``COMPLETED_SUCCESS`` a tick after its
-    last run: waiting on both is what says "all of it has run".
-    """
-
-    def idle() -> list[dict[str, Any]] | None:
-        if any(b["status"] in _ACTIVE_BACKFILL for b in backfills(base_url)):
-            return None
-        current = runs(base_url)
-        if not current or any(r["status"] not in _TERMINAL_RUN for r in current):
-            return None
-        return current
-
-    return _poll("idle", idle, timeout=timeout, interval=interval)
-
-
-# Runs the rest of argv with SIGINT and SIGTERM at their defaults. A command started with `&` by
-# a non-interactive shell (a CI script) inherits SIGINT *ignored*, and `dagster dev` then maps
-# SIGTERM onto that same disposition: it ignores both and can only be SIGKILLed, leaving its
-# webserver, daemon and code servers behind.
-_EXEC_WITH_DEFAULT_SIGNALS = (
-    "import os, signal, sys; "
-    "signal.signal(signal.SIGINT, signal.SIG_DFL); "
-    "signal.signal(signal.SIGTERM, signal.SIG_DFL); "
-    "os.execv(sys.argv[1], sys.argv[1:])"
-)
-
-
-@contextmanager
-def dagster_dev(
-    target: Sequence[str],
-    *,
-    dagster_home: Path,
-    port: int,
-    cwd: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    log_path: Path | None = None,
-    startup_timeout: float = 120,
-    shutdown_timeout: float = 60,
-) -> Iterator[str]:
-    """Run ``dagster dev <target> -h 127.0.0.1 -p <port>``; yield its base URL once loaded.
-
-    ``target`` is what selects the code, e.g. ``["-f", "defs.py"]`` or ``["-w",
-    "workspace.yaml"]``. ``DAGSTER_HOME`` is ``dagster_home`` (created, with an empty
-    ``dagster.yaml`` if it has none); output goes to ``log_path`` (default:
-    ``<dagster_home>/dagster-dev.log``). The server runs in a process group of its own; on exit
-    it gets SIGINT (its Ctrl-C shutdown), and whatever of the group is left after
-    ``shutdown_timeout`` is SIGKILLed.
-    """
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").touch()
-    log_file = log_path or dagster_home / "dagster-dev.log"
-    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
-    dagster = shutil.which(dagster) or dagster
-    command = [sys.executable, "-c", _EXEC_WITH_DEFAULT_SIGNALS, dagster, "dev", *target]
-    command += ["-h", "127.0.0.1", "-p", str(port)]
-    environment = {**os.environ, **(env or {}), "DAGSTER_HOME": str(dagster_home)}
-    base_url = f"http://127.0.0.1:{port}"
-    with open(log_file, "ab") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def alive() -> None:
-        if process.poll() is not None:
-            tail = log_file.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"dagster dev exited with {process.returncode}:\n{tail}")
-
-    try:
-        wait_for_code_locations(base_url, timeout=startup_timeout, alive=alive)
-        yield base_url
-    finally:
-        _stop_group(process, shutdown_timeout)
-
-
-def _stop_group(process: subprocess.Popen[bytes], timeout: float) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=timeout)
-    with suppress(ProcessLookupError):  # stragglers: code servers, run workers
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()

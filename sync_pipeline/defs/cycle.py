@@ -94,7 +94,7 @@ class CycleStatus:
     total: int | None = None
     seen_ids: set[int] = field(default_factory=set)
     first_run: str = ""
-    """The run that read the catalog and so began the cycle."""
+    """The run that read the catalog and so began the cycle (none before any sync)."""
     pages_missing: bool = False
     """Some page has not (yet) succeeded in the cycle."""
 
@@ -123,11 +123,18 @@ def cycle_status(instance: dg.DagsterInstance) -> CycleStatus:
                 pages_missing=True,
             )
         if total is not None and report.total != total:
-            return CycleStatus(False, f"the source's total changed during the cycle (page {key})")
+            return CycleStatus(
+                False,
+                f"the source's total changed during the cycle (page {key})",
+                first_run=cycle.run_id,
+            )
         total = report.total
         seen.update(report.source_ids)
     if len(seen) != total:
         return CycleStatus(
-            False, f"the pages saw {len(seen)} distinct ids, the source says {total}", total
+            False,
+            f"the pages saw {len(seen)} distinct ids, the source says {total}",
+            total,
+            first_run=cycle.run_id,
         )
-    return CycleStatus(True, total=total, seen_ids=seen)
+    return CycleStatus(True, total=total, seen_ids=seen, first_run=cycle.run_id)
