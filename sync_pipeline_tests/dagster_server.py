@@ -21,6 +21,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sync_pipeline.stack.procs import start_detached
+
 
 class DagsterGraphQLError(RuntimeError):
     """The GraphQL endpoint answered with ``errors`` (or not at all)."""
@@ -154,16 +156,7 @@ def dagster_dev(
     command += ["-h", "127.0.0.1", "-p", str(port)]
     environment = {**os.environ, **(env or {}), "DAGSTER_HOME": str(dagster_home)}
     base_url = f"http://127.0.0.1:{port}"
-    with open(log_file, "ab") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_detached(command, cwd=cwd, env=environment, log=log_file)
 
     def alive() -> None:
         if process.poll() is not None:

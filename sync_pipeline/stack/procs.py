@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 _PROC = Path("/proc")
@@ -89,11 +90,14 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def spawn(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> dict:
-    """Start ``cmd`` in a new session (it outlives us), output appended to ``log``."""
+def start_detached(
+    cmd: list[str], *, cwd: Path | None, env: Mapping[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` in a new session (its own process group, so it outlives us and can be
+    stopped as a group), stdin closed, output appended to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             cmd,
             cwd=cwd,
             env=env,
@@ -102,6 +106,11 @@ def spawn(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> dict:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def spawn(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> dict:
+    """Start ``cmd`` in a new session (it outlives us), output appended to ``log``."""
+    proc = start_detached(cmd, cwd=cwd, env=env, log=log)
     started = start_time(proc.pid)
     # Popen objects are reaped by the subprocess module if they are garbage collected;
     # we keep no handle: the record is what identifies the server from now on.
