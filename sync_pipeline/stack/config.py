@@ -2,7 +2,8 @@
 
 Everything lives under ``.local/`` (git-ignored):
 
-* ``stack.json``   state: what runs (pids), which databases are ready, the API key (0600);
+* ``stack.json``   state: what runs (pids), which databases are ready, the API key (0600;
+                   :mod:`sync_pipeline.stack.state`);
 * ``secrets.json`` JWT/cookie secrets and the generated admin password, made once (0600);
 * ``pg/``          the embedded PostgreSQL (data, socket dir, its superuser password);
 * ``logs/``        one log per step or server;
@@ -128,7 +129,7 @@ def ensure_dirs() -> None:
     LOGS_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def _write_private_json(path: Path, data: dict[str, Any]) -> None:
+def write_private_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -138,7 +139,7 @@ def _write_private_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -148,24 +149,16 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def load_state() -> dict[str, Any]:
-    return _read_json(STATE_FILE)
-
-
-def save_state(state: dict[str, Any]) -> None:
-    _write_private_json(STATE_FILE, state)
-
-
 def load_secrets() -> dict[str, str]:
     """JWT/cookie secrets (and a generated admin password), created on first use."""
-    data = _read_json(SECRETS_FILE)
+    data = read_json(SECRETS_FILE)
     changed = False
     for key in ("jwt_secret", "cookie_secret"):
         if not data.get(key):
             data[key] = secrets.token_urlsafe(48)
             changed = True
     if changed:
-        _write_private_json(SECRETS_FILE, data)
+        write_private_json(SECRETS_FILE, data)
     return data
 
 
@@ -178,7 +171,7 @@ def admin_credentials(secret_values: dict[str, str]) -> tuple[str, str]:
         if not password:
             password = secrets.token_urlsafe(18)
             secret_values["admin_password"] = password
-            _write_private_json(SECRETS_FILE, secret_values)
+            write_private_json(SECRETS_FILE, secret_values)
     return email, password
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +37,21 @@ from sync_pipeline.stack.config import (
     currency_code,
     ensure_dirs,
     load_secrets,
-    load_state,
     medusa_port,
-    save_state,
     stack_lock,
     user_env,
 )
 from sync_pipeline.stack.postgres import PgTarget
 from sync_pipeline.stack.shop import ShopInfo, ensure_shop
+from sync_pipeline.stack.state import (
+    ApiKey,
+    EmbeddedServer,
+    Server,
+    ServerName,
+    SpareJob,
+    StackState,
+    StoreServer,
+)
 
 Printer = Callable[[str], None]
 
@@ -151,52 +158,38 @@ class _Steps:
         self.out(f"==> {name}: skipped ({why})")
 
 
-# --- the recorded state --------------------------------------------------------------------
-#
-# .local/stack.json:
-#   target          the PostgreSQL server + database names the store lives on (last `up`)
-#   embedded        the embedded PostgreSQL supervisor we started (whatever the target)
-#   databases       per target id: template migrated, admin user, API key, shop (ShopInfo),
-#                   working_template (what of the template the working clone was made from)
-#   build           fingerprint of the last `medusa build`
-#   medusa          the server: pid, start time, port, target id
-#   template_server the short-lived server on the template (only while making the key)
-#   spare_job       background clone of the spare database
+# --- helpers over the recorded state (.local/stack.json: sync_pipeline.stack.state) ----------
 
 
-def _current_target(state: dict) -> PgTarget | None:
-    data = state.get("target")
-    return PgTarget.from_dict(data) if data else None
+def _stop_server(state: StackState, which: ServerName) -> int | None:
+    """Stop and forget one of the Medusa servers; its pid if it was running."""
+    record = state.pop_server(which)
+    return record.pid if record and procs.stop(record, timeout=20) else None
 
 
-def _db_state(state: dict, target: PgTarget) -> dict:
-    return state.setdefault("databases", {}).setdefault(target.id, {})
+def _stop_medusa(state: StackState, out: Printer, *, which: ServerName = "medusa") -> None:
+    pid = _stop_server(state, which)
+    if pid:
+        out(f"    stopped Medusa ({which}, pid {pid})")
+    state.save()
 
 
-def _stop_medusa(state: dict, out: Printer, *, which: str = "medusa") -> None:
-    record = state.get(which)
-    if record and procs.stop(record, timeout=20):
-        out(f"    stopped Medusa ({which}, pid {record['pid']})")
-    state.pop(which, None)
-    save_state(state)
-
-
-def _stop_embedded(state: dict, out: Printer) -> bool:
-    record = state.pop("embedded", None)
+def _stop_embedded(state: StackState, out: Printer) -> bool:
+    record, state.embedded = state.embedded, None
     stopped = bool(record and procs.stop(record, timeout=30, leader_first=True))
     if stopped:
-        out(f"stopped the embedded PostgreSQL (pid {record['pid']})")
-    save_state(state)
+        out(f"stopped the embedded PostgreSQL (pid {record.pid})")
+    state.save()
     return stopped
 
 
-def _embedded_up(state: dict, target: PgTarget) -> bool:
-    record = state.get("embedded")
+def _embedded_up(state: StackState, target: PgTarget) -> bool:
+    record = state.embedded
     return bool(
         target.kind == "embedded"
         and record
-        and record.get("port") == target.port
-        and record.get("pg_root") == target.pg_root
+        and record.port == target.port
+        and record.pg_root == target.pg_root
         and postgres.embedded_running(record, target)
     )
 
@@ -227,19 +220,19 @@ def _write_env_file(info: StackInfo) -> bool:
     return True
 
 
-def _info_from_state(state: dict) -> StackInfo | None:
-    target, md = _current_target(state), state.get("medusa")
-    if target is None or not md:
+def _info_from_state(state: StackState) -> StackInfo | None:
+    target, md = state.target, state.medusa
+    if target is None or md is None:
         return None
-    db = state.get("databases", {}).get(target.id, {})
-    if not db.get("api_key") or not db.get("admin_email"):
+    db = state.databases.get(target.id)
+    if db is None or db.api_key is None or not db.admin_email or db.admin_password is None:
         return None
     return StackInfo(
-        base_url=medusa.base_url(md["port"]),
-        api_key=db["api_key"]["token"],
-        admin_email=db["admin_email"],
-        admin_password=db["admin_password"],
-        shop=ShopInfo.from_dict(db["shop"]) if db.get("shop") else None,
+        base_url=medusa.base_url(md.port),
+        api_key=db.api_key.token,
+        admin_email=db.admin_email,
+        admin_password=db.admin_password,
+        shop=db.shop,
     )
 
 
@@ -256,37 +249,42 @@ def _env_overrides(info: StackInfo) -> list[str]:
     return notes
 
 
-def _wait_spare_job(state: dict, timeout: float) -> None:
+def _wait_spare_job(state: StackState, timeout: float) -> None:
     """Let a running spare clone finish (killing it could leave an unmarked database)."""
-    job = state.get("spare_job")
     deadline = time.monotonic() + timeout
-    while procs.is_running(job) and time.monotonic() < deadline:
+    while procs.is_running(state.spare_job) and time.monotonic() < deadline:
         time.sleep(0.02)
 
 
-def _ensure_spare(state: dict, target: PgTarget, spare_exists: bool) -> None:
+def _end_spare_job(state: StackState, timeout: float) -> bool:
+    """Let a running spare clone finish, then stop what is left of it; True if it ran."""
+    _wait_spare_job(state, timeout)
+    job, state.spare_job = state.spare_job, None
+    return procs.stop(job, timeout=5)
+
+
+def _ensure_spare(state: StackState, target: PgTarget, spare_exists: bool) -> None:
     """Start cloning the spare database in the background unless it exists or is under way."""
-    if spare_exists or procs.is_running(state.get("spare_job")):
+    if spare_exists or procs.is_running(state.spare_job):
         return
-    state["spare_job"] = dict(postgres.start_spare_clone(target), target=target.id)
-    save_state(state)
+    state.spare_job = SpareJob(**asdict(postgres.start_spare_clone(target)), target=target.id)
+    state.save()
 
 
 # --- up ------------------------------------------------------------------------------------
 
 
-def _fast_path(state: dict, target: PgTarget, port: int) -> StackInfo | None:
+def _fast_path(state: StackState, target: PgTarget, port: int) -> StackInfo | None:
     """Everything already runs as asked: return the stack's info without touching anything."""
-    current = _current_target(state)
-    md = state.get("medusa")
-    if current is None or current.id != target.id or not md:
+    current, md = state.target, state.medusa
+    if current is None or current.id != target.id or md is None:
         return None
-    if md.get("target") != target.id or md.get("port") != port or not procs.is_running(md):
+    if md.target != target.id or md.port != port or not procs.is_running(md):
         return None
     if target.kind == "embedded" and not _embedded_up(state, target):
         return None
     # medusa-config.ts, the lockfile or src/ changed since the build: rebuild and restart.
-    if state.get("build", {}).get("fingerprint") != medusa.build_fingerprint():
+    if state.build_fingerprint != medusa.build_fingerprint():
         return None
     info = _info_from_state(state)
     if info is None or not medusa.healthy(info.base_url):
@@ -295,29 +293,18 @@ def _fast_path(state: dict, target: PgTarget, port: int) -> StackInfo | None:
         return None
     if admin_credentials(load_secrets()) != (info.admin_email, info.admin_password):
         return None
-    db = state["databases"][target.id]
-    if not _shop_current(db, currency_code()) or db.get("working_template") != _template_stamp(db):
+    db = state.databases[target.id]
+    if not db.shop_current(currency_code()) or db.working_template != db.template_stamp():
         return None
     return info
-
-
-def _shop_current(db: dict, currency: str) -> bool:
-    """The template's shop is recorded, for this currency."""
-    shop = db.get("shop")
-    return bool(shop and shop.get("currency_code") == currency)
-
-
-def _template_stamp(db: dict) -> dict:
-    """What the working database must have been cloned from: changes with the key or shop."""
-    return {"api_key_id": db["api_key"]["id"], "shop": db.get("shop")}
 
 
 def up(out: Printer = print) -> StackInfo:
     """Bring the stack up (idempotent: a no-op, well under 2 s, when it already runs)."""
     ensure_dirs()
     with stack_lock():
-        state = load_state()
-        target = postgres.choose_target(_current_target(state))
+        state = StackState.load()
+        target = postgres.choose_target(state.target)
         port = medusa_port()
         info = _fast_path(state, target, port)
         if info is not None:
@@ -328,19 +315,19 @@ def up(out: Printer = print) -> StackInfo:
         return _up_slow(state, target, port, out)
 
 
-def _check_ports(state: dict, target: PgTarget, port: int) -> None:
+def _check_ports(state: StackState, target: PgTarget, port: int) -> None:
     """Fail before touching anything if a port we need is taken by someone else."""
     step = "check ports"
-    md = state.get("medusa")
-    if not (md and md.get("port") == port and procs.is_running(md)) and not medusa.port_free(port):
+    md = state.medusa
+    if not (md and md.port == port and procs.is_running(md)) and not medusa.port_free(port):
         raise StackError(
             step,
             f"port {port} on 127.0.0.1 is already in use, not by this stack's Medusa; "
             "stop that process or set MEDUSA_PORT",
         )
     if target.kind == "embedded" and not _embedded_up(state, target):
-        record = state.get("embedded")
-        ours = record and record.get("port") == target.port and procs.is_running(record)
+        record = state.embedded
+        ours = record and record.port == target.port and procs.is_running(record)
         if not ours and postgres.port_open(target.host, target.port):
             raise StackError(
                 step,
@@ -349,7 +336,7 @@ def _check_ports(state: dict, target: PgTarget, port: int) -> None:
             )
 
 
-def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInfo:
+def _up_slow(state: StackState, target: PgTarget, port: int, out: Printer) -> StackInfo:
     steps = _Steps(out)
     _check_ports(state, target, port)
     secret_values = load_secrets()
@@ -367,25 +354,28 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
     if target.kind == "embedded":
         name = f"start PostgreSQL (embedded, {target.host}:{target.port})"
         if _embedded_up(state, target):
-            steps.skip(name, f"running, pid {state['embedded']['pid']}")
+            assert state.embedded is not None
+            steps.skip(name, f"running, pid {state.embedded.pid}")
         else:
             with steps.run(name, postgres.embedded_log()):
-                if state.get("embedded"):  # another port or data dir, or a leftover
+                if state.embedded:  # another port or data dir, or a leftover
                     _stop_medusa(state, out)
                     _stop_embedded(state, out)
                 record = postgres.start_embedded(target, step=name)
-                state["embedded"] = dict(record, port=target.port, pg_root=target.pg_root)
-                save_state(state)
+                state.embedded = EmbeddedServer(
+                    **asdict(record), port=target.port, pg_root=target.pg_root
+                )
+                state.save()
     else:
         name = f"check PostgreSQL ({target.kind}, {target.host}:{target.port})"
         with steps.run(name, LOGS_DIR / "pg-admin.log"):
             postgres.admin(target, "ping", step=name)
-    current = _current_target(state)
+    current = state.target
     if current is not None and current.id != target.id:
         out(f"PostgreSQL changed: {current.describe()} -> {target.describe()}")
         _stop_medusa(state, out)
-    state["target"] = target.to_dict()
-    save_state(state)
+    state.target = target
+    state.save()
 
     tpl, work, spare = target.template_db, target.working_db, target.spare_db
     step = "inspect databases"
@@ -397,29 +387,28 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
                 f"database {db_name!r} already exists on {target.host}:{target.port} and was not "
                 "created by the stack; drop it or choose another name (DATABASE_URL)",
             )
-    db = _db_state(state, target)
+    db = state.database(target)
     if not databases[tpl]["exists"]:
-        db.clear()
-    if db.get("admin_email") and (db["admin_email"], db.get("admin_password")) != (email, password):
+        db = state.forget_database(target)
+    if db.admin_email and (db.admin_email, db.admin_password) != (email, password):
         out("admin credentials changed: the template database is made again")
-        db.clear()
+        db = state.forget_database(target)
 
     name = f"create + migrate template database {tpl!r}"
-    if db.get("migrated"):
+    if db.migrated:
         steps.skip(name, "done")
     else:
         with steps.run(name, LOGS_DIR / "migrate.log"):
             _stop_medusa(state, out, which="template_server")
-            _wait_spare_job(state, timeout=30)
-            procs.stop(state.pop("spare_job", None), timeout=5)
+            _end_spare_job(state, timeout=30)
             postgres.admin(target, "drop", spare, step=name)  # a copy of the old template
             postgres.admin(target, "drop", tpl, step=name)
             postgres.admin(target, "create", tpl, step=name)
             databases[tpl] = {"exists": True, "marked": True, "allowConnections": True}
             medusa.migrate(name, medusa.child_env(target.url(tpl), secret_values))
-            db.clear()
-            db["migrated"] = True
-            save_state(state)
+            db = state.forget_database(target)
+            db.migrated = True
+            state.save()
     template_env = medusa.child_env(target.url(tpl), secret_values)
 
     def allow_template_connections(allowed: bool, step: str) -> None:
@@ -428,26 +417,26 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
             databases[tpl]["allowConnections"] = allowed
 
     name = f"create admin user {email}"
-    if db.get("admin_email") == email:
+    if db.admin_email == email:
         steps.skip(name, "done")
     else:
         with steps.run(name, LOGS_DIR / "user.log"):
             allow_template_connections(True, name)
             medusa.create_user(name, template_env, email, password)
-            db.update(admin_email=email, admin_password=password)
-            save_state(state)
+            db.admin_email, db.admin_password = email, password
+            state.save()
 
     name = "build Medusa (medusa build)"
     fingerprint = medusa.build_fingerprint()
-    if medusa.build_present() and state.get("build", {}).get("fingerprint") == fingerprint:
+    if medusa.build_present() and state.build_fingerprint == fingerprint:
         steps.skip(name, "up to date")
     else:
         with steps.run(name, LOGS_DIR / "build.log"):
             # Rebuilding wipes .medusa/server, under a running server's feet.
             _stop_medusa(state, out)
             medusa.build(name, template_env)
-            state["build"] = {"fingerprint": fingerprint}
-            save_state(state)
+            state.build_fingerprint = fingerprint
+            state.save()
     medusa.prepare_server_dir(
         {
             "DATABASE_URL": target.url(work),
@@ -458,8 +447,8 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
     )
 
     currency = currency_code()
-    need_key = not db.get("api_key")
-    need_shop = not _shop_current(db, currency)
+    need_key = db.api_key is None
+    need_shop = not db.shop_current(currency)
     name = "boot Medusa on the template"
     if not need_key and not need_shop:
         steps.skip("create secret API key on the template", "done")
@@ -467,16 +456,14 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
     else:
         log = LOGS_DIR / "medusa-template.log"
         # The template is about to change: a spare copy of it would be stale.
-        _wait_spare_job(state, timeout=30)
-        procs.stop(state.pop("spare_job", None), timeout=5)
+        _end_spare_job(state, timeout=30)
         postgres.admin(target, "drop", spare, step=name)
         with steps.run(name, log):
             allow_template_connections(True, name)
             server_port = medusa.free_port()
-            state["template_server"] = medusa.start_server(
-                name, port=server_port, env=template_env, log=log
-            )
-            save_state(state)
+            record = medusa.start_server(name, port=server_port, env=template_env, log=log)
+            state.template_server = Server(**asdict(record), port=server_port)
+            state.save()
         try:
             url = medusa.base_url(server_port)
             name = "create secret API key on the template"
@@ -490,49 +477,49 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
                         raise StackError(
                             name, f"the new key got HTTP {status} from /admin/products", log
                         )
-                    db["api_key"] = key
-                    save_state(state)
+                    db.api_key = ApiKey(**key)
+                    state.save()
             name = f"set up the shop on the template ({currency})"
             with steps.run(name, log):
-                shop = ensure_shop(url, db["api_key"]["token"], currency, step=name, log=log)
-                db["shop"] = shop.to_dict()
-                save_state(state)
+                assert db.api_key is not None
+                db.shop = ensure_shop(url, db.api_key.token, currency, step=name, log=log)
+                state.save()
         finally:
             _stop_medusa(state, out=_quiet, which="template_server")
     # Nothing may connect to the template: CREATE DATABASE ... TEMPLATE needs it idle.
     allow_template_connections(False, "lock the template database")
 
     name = f"create working database {work!r} from the template"
-    stamp = _template_stamp(db)
-    if databases[work]["exists"] and db.get("working_template") == stamp:
+    stamp = db.template_stamp()
+    if databases[work]["exists"] and db.working_template == stamp:
         steps.skip(name, "exists")
     else:
         with steps.run(name, LOGS_DIR / "pg-admin.log"):
             _stop_medusa(state, out)
             postgres.admin(target, "reset", work, tpl, step=name)
-            db["working_template"] = stamp
-            db["working_key_id"] = db["api_key"]["id"]
-            save_state(state)
+            db.working_template = stamp
+            db.working_key_id = stamp.api_key_id
+            state.save()
 
     url = medusa.base_url(port)
     name = f"start Medusa on {url}"
-    md = state.get("medusa")
+    md = state.medusa
     if (
         md
-        and md.get("target") == target.id
-        and md.get("port") == port
+        and md.target == target.id
+        and md.port == port
         and procs.is_running(md)
         and medusa.healthy(url)
     ):
-        steps.skip(name, f"running, pid {md['pid']}")
+        steps.skip(name, f"running, pid {md.pid}")
     else:
         log = LOGS_DIR / "medusa.log"
         with steps.run(name, log):
             _stop_medusa(state, out)
             env = medusa.child_env(target.url(work), secret_values)
             record = medusa.start_server(name, port=port, env=env, log=log)
-            state["medusa"] = dict(record, target=target.id)
-            save_state(state)
+            state.medusa = StoreServer(**asdict(record), port=port, target=target.id)
+            state.save()
 
     # Prepare the copy that makes the next reset take milliseconds.
     spare_info = postgres.db_info(target, spare, step="inspect databases")[spare]
@@ -548,7 +535,7 @@ def _up_slow(state: dict, target: PgTarget, port: int, out: Printer) -> StackInf
                 name, f"GET /admin/products with the key returned {status}", LOGS_DIR / "medusa.log"
             )
 
-    if target.kind != "embedded" and state.get("embedded"):
+    if target.kind != "embedded" and state.embedded:
         _stop_embedded(state, out)  # the store moved to another server
 
     changed = _write_env_file(info)
@@ -569,10 +556,10 @@ def reset_store(out: Printer = _quiet, *, wait_for_key: bool = True) -> float:
     """
     began = time.monotonic()
     with stack_lock():
-        state = load_state()
-        target = _current_target(state)
-        db = state.get("databases", {}).get(target.id, {}) if target else {}
-        if target is None or not db.get("api_key") or not db.get("working_key_id"):
+        state = StackState.load()
+        target = state.target
+        db = state.databases.get(target.id) if target else None
+        if target is None or db is None or db.api_key is None or not db.working_key_id:
             raise StackError("reset", "the stack is not set up; run `sync-pipeline stack up` first")
         if target.kind == "embedded" and not _embedded_up(state, target):
             raise StackError(
@@ -588,8 +575,8 @@ def reset_store(out: Printer = _quiet, *, wait_for_key: bool = True) -> float:
         )
         _ensure_spare(state, target, spare_exists=False)
         info = _info_from_state(state)
-        md = state.get("medusa")
-        if wait_for_key and info and md and md.get("target") == target.id and procs.is_running(md):
+        md = state.medusa
+        if wait_for_key and info and md and md.target == target.id and procs.is_running(md):
             deadline = time.monotonic() + 10
             while medusa.key_status(info.base_url, info.api_key, timeout=2) != 200:
                 if time.monotonic() > deadline:
@@ -615,16 +602,15 @@ def down(out: Printer = print) -> bool:
     ensure_dirs()
     stopped = False
     with stack_lock():
-        state = load_state()
-        _wait_spare_job(state, timeout=15)
-        if procs.stop(state.pop("spare_job", None), timeout=5):
+        state = StackState.load()
+        if _end_spare_job(state, timeout=15):
             out("stopped the background copy of the spare database")
         for which in ("medusa", "template_server"):
-            record = state.pop(which, None)
-            if record and procs.stop(record, timeout=20):
-                out(f"stopped Medusa ({which}, pid {record['pid']})")
+            pid = _stop_server(state, which)
+            if pid:
+                out(f"stopped Medusa ({which}, pid {pid})")
                 stopped = True
-        save_state(state)
+        state.save()
         stopped = _stop_embedded(state, out) or stopped
     if not stopped:
         out("nothing of the stack was running")
@@ -636,13 +622,13 @@ def down(out: Printer = print) -> bool:
 
 def status() -> StackStatus:
     """What runs where; ``up`` is True when Medusa is healthy and the key is accepted."""
-    state = load_state()
-    target = _current_target(state)
+    state = StackState.load()
+    target = state.target
     result = StackStatus(up=False)
     if target is not None:
         if target.kind == "embedded":
             running = _embedded_up(state, target)
-            pid = state["embedded"]["pid"] if running else None
+            pid = state.embedded.pid if running and state.embedded else None
         else:
             running, pid = postgres.port_open(target.host, target.port), None
         result.postgres = {
@@ -656,18 +642,18 @@ def status() -> StackStatus:
             "template_db": target.template_db,
         }
     info = _info_from_state(state)
-    md = state.get("medusa")
+    md = state.medusa
     if md and info is not None:
         running = procs.is_running(md)
         healthy = running and medusa.healthy(info.base_url)
         key_valid = (medusa.key_status(info.base_url, info.api_key) == 200) if healthy else None
         result.medusa = {
             "url": info.base_url,
-            "pid": md["pid"] if running else None,
+            "pid": md.pid if running else None,
             "running": running,
             "healthy": healthy,
             "key_valid": key_valid,
-            "log": md.get("log"),
+            "log": md.log,
         }
         result.up = bool(healthy and key_valid)
         result.shop = info.shop
@@ -679,7 +665,7 @@ def status() -> StackStatus:
 
 def connection() -> StackInfo:
     """Base URL + key of the stack as recorded (no checks); raises if it was never set up."""
-    info = _info_from_state(load_state())
+    info = _info_from_state(StackState.load())
     if info is None:
         raise StackError("connection", "the stack is not set up; run `sync-pipeline stack up`")
     return info

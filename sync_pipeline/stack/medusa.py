@@ -239,7 +239,7 @@ def free_port() -> int:
 
 def start_server(
     step: str, *, port: int, env: dict[str, str], log: Path, timeout: float = 180.0
-) -> dict:
+) -> procs.Process:
     """Start the built server in its own session; returns its record once /health is 200."""
     if not port_free(port):
         raise StackError(
@@ -263,7 +263,6 @@ def start_server(
         env=dict(env, NODE_ENV="production"),
         log=log,
     )
-    record["port"] = port
     url = base_url(port)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -304,7 +304,7 @@ def embedded_log() -> Path:
     return LOGS_DIR / "postgres.log"
 
 
-def start_embedded(target: PgTarget, *, step: str, timeout: float = 120.0) -> dict:
+def start_embedded(target: PgTarget, *, step: str, timeout: float = 120.0) -> procs.Process:
     """Start the supervisor; returns its process record once PostgreSQL accepts connections."""
     if port_open(target.host, target.port):
         raise StackError(
@@ -357,7 +357,7 @@ def start_embedded(target: PgTarget, *, step: str, timeout: float = 120.0) -> di
     raise StackError(step, f"the embedded PostgreSQL was not ready after {timeout:.0f} s", log)
 
 
-def embedded_running(record: dict | None, target: PgTarget | None) -> bool:
+def embedded_running(record: procs.Process | None, target: PgTarget | None) -> bool:
     return bool(
         target is not None and procs.is_running(record) and port_open(target.host, target.port)
     )
@@ -370,7 +370,7 @@ def spare_log() -> Path:
     return LOGS_DIR / "spare.log"
 
 
-def start_spare_clone(target: PgTarget) -> dict:
+def start_spare_clone(target: PgTarget) -> procs.Process:
     """Clone the template into the spare database in the background (about a second here,
     most of it creating the files of Medusa's ~150 tables); returns the job's record."""
     log = spare_log()

@@ -1,6 +1,6 @@
 """Start long-running servers in their own session, and stop only those we started.
 
-A server is recorded as ``{"pid": ..., "start_time": ...}``. The pid is also its process
+A server is recorded as a :class:`Process`: its pid, which is also its process
 group and session id (``start_new_session=True``). ``start_time`` (clock ticks since boot,
 from ``/proc/<pid>/stat``; ``ps -o lstart`` elsewhere) guards against pid reuse: a process
 whose start time differs is someone else's and is never signalled.
@@ -14,9 +14,19 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 _PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class Process:
+    """A process we started; ``pid`` and ``start_time`` identify it, ``log`` gets its output."""
+
+    pid: int
+    start_time: str | None
+    log: str
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -61,12 +71,11 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def is_running(record: dict | None) -> bool:
-    if not record or not record.get("pid"):
+def is_running(record: Process | None) -> bool:
+    if not record or not record.pid:
         return False
-    pid = int(record["pid"])
-    _reap(pid)
-    return start_time(pid) == record.get("start_time")
+    _reap(record.pid)
+    return start_time(record.pid) == record.start_time
 
 
 def group_members(pgid: int) -> list[int]:
@@ -108,39 +117,38 @@ def start_detached(
         )
 
 
-def spawn(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> dict:
+def spawn(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> Process:
     """Start ``cmd`` in a new session (it outlives us), output appended to ``log``."""
     proc = start_detached(cmd, cwd=cwd, env=env, log=log)
     started = start_time(proc.pid)
     # Popen objects are reaped by the subprocess module if they are garbage collected;
     # we keep no handle: the record is what identifies the server from now on.
-    return {"pid": proc.pid, "start_time": started, "log": str(log)}
+    return Process(pid=proc.pid, start_time=started, log=str(log))
 
 
-def _ours(record: dict) -> bool:
+def _ours(record: Process) -> bool:
     """Whether the process group of ``record`` is one we started.
 
     The leader still running with its recorded start time: yes. The leader gone but
     members left in its group: also ours (Linux does not reuse a pid while a process
     group with that id exists). The pid running with another start time: not ours.
     """
-    pid = int(record["pid"])
-    current = start_time(pid)
+    current = start_time(record.pid)
     if current is None:
         return True
-    return current == record.get("start_time")
+    return current == record.start_time
 
 
-def stop(record: dict | None, *, timeout: float = 20.0, leader_first: bool = False) -> bool:
+def stop(record: Process | None, *, timeout: float = 20.0, leader_first: bool = False) -> bool:
     """Stop the process group of ``record``: SIGTERM, then SIGKILL after ``timeout``.
 
     With ``leader_first`` only the leader gets the first SIGTERM (a supervisor that shuts
     its children down cleanly); the rest of the group is signalled if it outlives it.
     Returns True if something of ours was running.
     """
-    if not record or not record.get("pid"):
+    if not record or not record.pid:
         return False
-    pid = int(record["pid"])
+    pid = record.pid
     _reap(pid)
     if not _ours(record) or not group_members(pid):
         return False

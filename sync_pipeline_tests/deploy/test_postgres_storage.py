@@ -78,10 +78,10 @@ def _admin(target, statement: str) -> None:
 def postgres_instance(medusa_stack, tmp_path, monkeypatch):
     """A DagsterInstance from deploy/dagster.yaml, its storage a fresh database on the stack's
     PostgreSQL; the database is dropped afterwards."""
-    from sync_pipeline.stack.config import load_state
-    from sync_pipeline.stack.postgres import PgTarget
+    from sync_pipeline.stack.state import StackState
 
-    target = PgTarget.from_dict(load_state()["target"])
+    target = StackState.load().target
+    assert target is not None
     for name, value in {
         "DAGSTER_PG_HOST": target.host,
         "DAGSTER_PG_PORT": str(target.port),

@@ -13,6 +13,7 @@ import requests
 from sync_pipeline import stack
 from sync_pipeline.settings import MEDUSA_ENV_FILE, REPO_ROOT, read_env_file
 from sync_pipeline.stack import config, postgres, procs
+from sync_pipeline.stack.state import StackState
 
 
 def _count(admin: requests.Session, base_url: str, path: str) -> int:
@@ -56,7 +57,7 @@ def test_env_file_written_private(stack_info: stack.StackInfo) -> None:
 
 
 def test_second_up_is_a_fast_no_op(stack_info: stack.StackInfo) -> None:
-    before = config.load_state()
+    before = StackState.load()
     env_before = MEDUSA_ENV_FILE.read_bytes()
     lines: list[str] = []
 
@@ -65,9 +66,9 @@ def test_second_up_is_a_fast_no_op(stack_info: stack.StackInfo) -> None:
     elapsed = time.monotonic() - began
 
     assert elapsed < 2.0, f"second up took {elapsed:.2f} s"
-    after = config.load_state()
-    assert after["medusa"]["pid"] == before["medusa"]["pid"]
-    assert after.get("embedded") == before.get("embedded")
+    after = StackState.load()
+    assert after.medusa == before.medusa
+    assert after.embedded == before.embedded
     assert after == before
     assert MEDUSA_ENV_FILE.read_bytes() == env_before
     assert info.api_key == stack_info.api_key
@@ -79,13 +80,13 @@ def test_second_up_is_a_fast_no_op(stack_info: stack.StackInfo) -> None:
 
 
 def test_second_up_from_the_command_line_is_fast(stack_info: stack.StackInfo) -> None:
-    pid = config.load_state()["medusa"]["pid"]
+    pid = StackState.load().medusa.pid
     began = time.monotonic()
     result = _run_cli("up")
     elapsed = time.monotonic() - began
     assert result.returncode == 0, result.stderr
     assert elapsed < 2.0, f"`stack up` took {elapsed:.2f} s"
-    assert config.load_state()["medusa"]["pid"] == pid
+    assert StackState.load().medusa.pid == pid
     assert stack_info.api_key not in result.stdout + result.stderr
     assert stack_info.admin_password not in result.stdout + result.stderr
 
@@ -156,18 +157,16 @@ def test_status_function_reports_up(stack_info: stack.StackInfo) -> None:
 
 def test_down_stops_everything_then_up_restores(stack_info: stack.StackInfo) -> None:
     """Costs a Medusa restart (~5 s); brings the stack back before returning."""
-    state = config.load_state()
-    medusa_record = state["medusa"]
-    pg_record = state.get("embedded")
-    target = postgres.PgTarget.from_dict(state["target"])
+    state = StackState.load()
+    medusa_record, pg_record, target = state.medusa, state.embedded, state.target
     try:
         assert stack.down(out=lambda _line: None)
         assert not procs.is_running(medusa_record)
-        assert not procs.group_members(medusa_record["pid"])
+        assert not procs.group_members(medusa_record.pid)
         assert not postgres.port_open("127.0.0.1", int(stack_info.base_url.rsplit(":", 1)[1]))
         if pg_record:
             assert not procs.is_running(pg_record)
-            assert not procs.group_members(pg_record["pid"])
+            assert not procs.group_members(pg_record.pid)
             assert not postgres.port_open(target.host, target.port)
         assert not stack.status().up
         assert _run_cli("status").returncode != 0
@@ -179,5 +178,5 @@ def test_down_stops_everything_then_up_restores(stack_info: stack.StackInfo) -> 
     assert info.base_url == stack_info.base_url
     response = requests.get(f"{info.base_url}/admin/products", auth=(info.api_key, ""), timeout=10)
     assert response.status_code == 200
-    assert config.load_state()["medusa"]["pid"] != medusa_record["pid"]
+    assert StackState.load().medusa.pid != medusa_record.pid
     assert os.environ.get("MEDUSA_DISABLE_TELEMETRY") in (None, "true")

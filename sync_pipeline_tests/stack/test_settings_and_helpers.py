@@ -104,7 +104,7 @@ def test_forced_embedded_target(env_file: Path, monkeypatch: pytest.MonkeyPatch)
     assert target.pg_root
 
 
-def _sleeper() -> dict:
+def _sleeper() -> procs.Process:
     return procs.spawn(
         [sys.executable, "-c", "import time; time.sleep(60)"],
         cwd=Path.cwd(),
@@ -116,10 +116,10 @@ def _sleeper() -> dict:
 def test_stop_ends_the_process_group_it_started() -> None:
     record = _sleeper()
     assert procs.is_running(record)
-    assert os.getpgid(record["pid"]) == record["pid"]  # its own session / group
+    assert os.getpgid(record.pid) == record.pid  # its own session / group
     assert procs.stop(record, timeout=5)
     assert not procs.is_running(record)
-    assert not procs.group_members(record["pid"])
+    assert not procs.group_members(record.pid)
 
 
 def test_stop_never_signals_a_process_it_did_not_start() -> None:
@@ -128,7 +128,7 @@ def test_stop_never_signals_a_process_it_did_not_start() -> None:
     )
     try:
         # Same pid, different start time: a recycled pid, not ours.
-        forged = {"pid": other.pid, "start_time": "not-its-start-time"}
+        forged = procs.Process(pid=other.pid, start_time="not-its-start-time", log=os.devnull)
         assert not procs.stop(forged, timeout=1)
         time.sleep(0.2)
         assert other.poll() is None
