@@ -124,7 +124,8 @@ class _Step:
 
     ``skip`` says why the step is not needed this time (printed); ``wanted`` is False when
     it does not apply at all (nothing printed). A step that is not ``shown`` is bookkeeping
-    between the printed ones: it always runs, and its name only appears in its errors.
+    between the printed ones: it always runs, and its name only appears in its errors
+    (which is why some of them share the name of the printed step they belong to).
     ``how`` is printed after the name when the step runs.
     """
 
