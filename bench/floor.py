@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sync_pipeline.dummyjson import DummyJSONClient
-from sync_pipeline.inventory import LEVELS_BATCH_PATH
 from sync_pipeline.mapping import (
     SOURCE_NAME,
     NormalizedProduct,
@@ -130,19 +129,14 @@ def run_floor(
         metadata = {"source": SOURCE_NAME, "source_slug": category.slug}
         if category.url:
             metadata["source_url"] = category.url
-        body = {
-            "name": category.name,
-            "handle": category_handle(category.slug),
-            "is_active": True,
-            "metadata": metadata,
-        }
-        return client.post("/admin/product-categories", body)["product_category"]["id"]
+        handle = category_handle(category.slug)
+        return client.create_category(name=category.name, handle=handle, metadata=metadata).id
 
     category_ids = {c.slug: i for c, i in _create_all(categories, create_category).items()}
     lap("categories")
 
     def create_tag(value: str) -> str:
-        return client.post("/admin/product-tags", {"value": value})["product_tag"]["id"]
+        return client.create_tag(value).id
 
     tag_values = list(dict.fromkeys(t for p in products for t in p.tags))
     tag_ids = _create_all(tag_values, create_tag)
@@ -159,26 +153,21 @@ def run_floor(
         levels: list[dict[str, Any]] = []
         for batch in batches(page, page_size, batch_size):
             sent = time.monotonic()
-            answer = client.post(
-                "/admin/products/batch", {"create": batch}, params={"fields": CREATE_FIELDS}
-            )
-            created = answer.get("created", [])
+            created = client.batch_products(create=batch, fields=CREATE_FIELDS).created
             if len(created) != len(batch):
                 raise RuntimeError(f"batch created {len(created)} of {len(batch)}")
             levels.extend(
                 {
-                    "inventory_item_id": row["variants"][0]["inventory_items"][0][
-                        "inventory_item_id"
-                    ],
+                    "inventory_item_id": row.variants[0].inventory_items[0].inventory_item_id,
                     "location_id": store.stock_location_id,
-                    "stocked_quantity": stock[row["external_id"]],
+                    "stocked_quantity": stock[row.external_id],
                 }
                 for row in created
-                if store.stock_location_id and stock[row["external_id"]] is not None
+                if store.stock_location_id and stock[row.external_id] is not None
             )
             batch_seconds.append(round(time.monotonic() - sent, 3))
         if levels:  # the page's stock levels in one request, as the sync writes them
-            client.post(LEVELS_BATCH_PATH, {"create": levels})
+            client.batch_stock_levels(create=levels)
     lap("products")
     seconds = time.monotonic() - started
     return FloorResult(

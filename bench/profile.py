@@ -25,7 +25,7 @@ from bench.run import RESULTS_DIR, _env_int, catalog_file, run_sync
 # (bucket, substrings any of which marks it), first match wins; matched against the stack.
 BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     ("medusa: product batch writes", ("ProductUpserter._write (",)),
-    ("medusa: product lookups", ("find_products (",)),
+    ("medusa: product lookups", ("find_products (", "find_products_by_id (")),
     ("medusa: tag lookups + creates", ("ensure_tags (", "find_tags (")),
     ("medusa: categories + store", ("ensure_categories (", "ensure_store (")),
     ("medusa: archival listing", ("list_owned_products (",)),

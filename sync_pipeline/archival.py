@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sync_pipeline.mapping import source_id_of
 from sync_pipeline.medusa import MedusaClient
@@ -40,14 +39,11 @@ class ArchivalRefused(Exception):
 
 def list_owned_products(client: MedusaClient) -> list[OwnedProduct]:
     """Every product in Medusa that the sync created (by its external id)."""
-    rows = client.list_all(
-        "/admin/products", "products", {"fields": "id,handle,external_id,status"}
-    )
     owned = []
-    for row in rows:
-        source_id = source_id_of(row.get("external_id"))
+    for row in client.list_products(fields="id,handle,external_id,status"):
+        source_id = source_id_of(row.external_id)
         if source_id is not None:
-            owned.append(OwnedProduct(row["id"], source_id, row.get("handle") or "", row["status"]))
+            owned.append(OwnedProduct(row.id, source_id, row.handle or "", row.status or ""))
     return owned
 
 
@@ -78,11 +74,10 @@ def archive_products(client: MedusaClient, products: list[OwnedProduct], mode: s
     done = 0
     for start in range(0, len(products), WRITE_CHUNK):
         chunk = products[start : start + WRITE_CHUNK]
-        body: dict[str, Any]
         if mode == "delete":
-            body = {"delete": [p.id for p in chunk]}
+            client.batch_products(delete=[p.id for p in chunk], fields="id")
         else:
-            body = {"update": [{"id": p.id, "status": ARCHIVE_STATUS} for p in chunk]}
-        client.post("/admin/products/batch", body, params={"fields": "id"})
+            update = [{"id": p.id, "status": ARCHIVE_STATUS} for p in chunk]
+            client.batch_products(update=update, fields="id")
         done += len(chunk)
     return done

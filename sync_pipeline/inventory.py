@@ -21,7 +21,6 @@ from sync_pipeline.store_setup import AMBIGUOUS_WRITE_ATTEMPTS
 
 log = logging.getLogger(__name__)
 
-LEVELS_BATCH_PATH = "/admin/inventory-items/location-levels/batch"
 # What a product lookup adds to read its variant's inventory item and levels.
 INVENTORY_FIELDS = ",".join(
     [
@@ -166,12 +165,11 @@ class StockWriter:
     def _write(self, changes: list[StockChange], attempts_left: int) -> None:
         if not changes:
             return
-        body = {
-            "create": [self._level(c) for c in changes if c.old is None],
-            "update": [self._level(c) for c in changes if c.old is not None],
-        }
         try:
-            self.client.post(LEVELS_BATCH_PATH, body)
+            self.client.batch_stock_levels(
+                create=[self._level(c) for c in changes if c.old is None],
+                update=[self._level(c) for c in changes if c.old is not None],
+            )
         except MedusaAuthError:
             raise
         except MedusaUnavailable as error:

@@ -3,6 +3,9 @@
 Reads (GET) are retried on transport failures and 5xx, with backoff, because repeating
 them is harmless. Writes are never repeated here: a write whose answer was lost may
 have committed, so only the caller, who can look up what happened, may try again.
+
+The sync calls the named methods at the bottom, so Admin API paths and response envelopes
+are spelled here only; the generic ``get``/``post``/``list_all`` under them stay for probes.
 """
 
 from __future__ import annotations
@@ -15,10 +18,14 @@ from typing import Any
 
 import requests
 
+from sync_pipeline.models import ExistingCategory, ExistingProduct, ExistingTag, ProductBatch
+
 log = logging.getLogger(__name__)
 
 # Node's header limit is ~16 KB; 200 filter values (~6 KB of URL) keep lookups well under it.
 LOOKUP_CHUNK = 200
+PRODUCTS_BATCH_PATH = "/admin/products/batch"
+LEVELS_BATCH_PATH = "/admin/inventory-items/location-levels/batch"
 
 
 class MedusaError(Exception):
@@ -203,6 +210,127 @@ class MedusaClient:
         for chunk in _chunks(sorted(set(values)), LOOKUP_CHUNK):
             rows.extend(self.list_all(path, key, {**(extra or {}), field: chunk}))
         return rows
+
+    # --- the store ------------------------------------------------------------------------------
+
+    def list_stores(self, *, fields: str | None = None, limit: int | None = None) -> list[dict]:
+        """The stores (Medusa makes one); only the first page, which is all there is."""
+        params = {k: v for k, v in (("fields", fields), ("limit", limit)) if v is not None}
+        return self.get("/admin/stores", params or None).get("stores", [])
+
+    def get_store(self, store_id: str) -> dict[str, Any]:
+        return self.get(f"/admin/stores/{store_id}")["store"]
+
+    def update_store(self, store_id: str, *, supported_currencies: list[dict[str, Any]]) -> None:
+        """Set the store's currencies (the whole list: what is left out is removed)."""
+        self.post(f"/admin/stores/{store_id}", {"supported_currencies": supported_currencies})
+
+    def list_shipping_profiles(self, *, type: str | None = None) -> list[dict[str, Any]]:
+        params = {"type": type} if type else None
+        return self.get("/admin/shipping-profiles", params).get("shipping_profiles", [])
+
+    def get_stock_location(self, location_id: str) -> dict[str, Any]:
+        """The location's id (a ``MedusaError`` with status 404 if there is none)."""
+        return self.get(f"/admin/stock-locations/{location_id}", {"fields": "id"})["stock_location"]
+
+    def oldest_stock_location(self) -> dict[str, Any] | None:
+        rows = self.get(
+            "/admin/stock-locations", {"fields": "id", "order": "created_at", "limit": 1}
+        ).get("stock_locations", [])
+        return rows[0] if rows else None
+
+    def list_stock_locations(self, *, sales_channel_id: str) -> list[dict[str, Any]]:
+        """The ids of the stock locations linked to a sales channel."""
+        return self.list_all(
+            "/admin/stock-locations",
+            "stock_locations",
+            {"sales_channel_id": sales_channel_id, "fields": "id"},
+        )
+
+    def count_regions(self, *, currency_code: str) -> int:
+        params = {"currency_code": currency_code, "fields": "id", "limit": 1}
+        return self.get("/admin/regions", params).get("count", 0)
+
+    def list_publishable_keys(self, *, fields: str) -> list[dict[str, Any]]:
+        return self.list_all(
+            "/admin/api-keys", "api_keys", {"type": "publishable", "fields": fields}
+        )
+
+    # --- categories and tags ----------------------------------------------------------------
+
+    def find_categories_by_handle(self, handles: Iterable[str]) -> list[ExistingCategory]:
+        rows = self.list_by("/admin/product-categories", "product_categories", "handle", handles)
+        return [ExistingCategory.model_validate(row) for row in rows]
+
+    def create_category(
+        self, *, name: str, handle: str, metadata: dict[str, Any]
+    ) -> ExistingCategory:
+        """An active category (Medusa has no batch endpoint for categories)."""
+        body = {"name": name, "handle": handle, "is_active": True, "metadata": metadata}
+        row = self.post("/admin/product-categories", body)["product_category"]
+        return ExistingCategory.model_validate(row)
+
+    def find_tags_by_value(self, values: Iterable[str]) -> list[ExistingTag]:
+        rows = self.list_by("/admin/product-tags", "product_tags", "value", values)
+        return [ExistingTag.model_validate(row) for row in rows]
+
+    def create_tag(self, value: str) -> ExistingTag:
+        row = self.post("/admin/product-tags", {"value": value})["product_tag"]
+        return ExistingTag.model_validate(row)
+
+    # --- products -------------------------------------------------------------------------------
+
+    def list_products(self, *, fields: str) -> list[ExistingProduct]:
+        rows = self.list_all("/admin/products", "products", {"fields": fields})
+        return [ExistingProduct.model_validate(row) for row in rows]
+
+    def find_products_by_external_id(
+        self, external_ids: Iterable[str], *, fields: str
+    ) -> list[ExistingProduct]:
+        return self._find_products("external_id", external_ids, fields)
+
+    def find_products_by_id(self, ids: Iterable[str], *, fields: str) -> list[ExistingProduct]:
+        return self._find_products("id", ids, fields)
+
+    def find_products_by_handle(
+        self, handles: Iterable[str], *, fields: str
+    ) -> list[ExistingProduct]:
+        return self._find_products("handle", handles, fields)
+
+    def _find_products(
+        self, field: str, values: Iterable[str], fields: str
+    ) -> list[ExistingProduct]:
+        rows = self.list_by("/admin/products", "products", field, values, {"fields": fields})
+        return [ExistingProduct.model_validate(row) for row in rows]
+
+    def batch_products(
+        self,
+        *,
+        create: list[dict[str, Any]] | None = None,
+        update: list[dict[str, Any]] | None = None,
+        delete: list[str] | None = None,
+        fields: str,
+    ) -> ProductBatch:
+        """One all-or-nothing batch; ``fields`` says what the answer holds of each product."""
+        body = _batch_body(create=create, update=update, delete=delete)
+        answer = self.post(PRODUCTS_BATCH_PATH, body, params={"fields": fields})
+        return ProductBatch.model_validate(answer)
+
+    # --- stock ------------------------------------------------------------------------------------
+
+    def batch_stock_levels(
+        self,
+        *,
+        create: list[dict[str, Any]] | None = None,
+        update: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Create or update levels (keyed by inventory item and location), all-or-nothing."""
+        self.post(LEVELS_BATCH_PATH, _batch_body(create=create, update=update))
+
+
+def _batch_body(**parts: list[Any] | None) -> dict[str, list[Any]]:
+    """A batch endpoint's body: the parts given (an empty list is sent as one)."""
+    return {name: items for name, items in parts.items() if items is not None}
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

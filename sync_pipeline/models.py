@@ -295,3 +295,10 @@ class ExistingProduct(MedusaRecord):
     images: list[ExistingImage] = Field(default_factory=list)
     categories: list[ExistingCategory] = Field(default_factory=list)
     tags: list[ExistingTag] = Field(default_factory=list)
+
+
+class ProductBatch(MedusaRecord):
+    """The answer of ``POST /admin/products/batch``: the products written, with the asked fields."""
+
+    created: list[ExistingProduct] = Field(default_factory=list)
+    updated: list[ExistingProduct] = Field(default_factory=list)

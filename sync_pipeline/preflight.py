@@ -55,9 +55,9 @@ def check_medusa(settings: SyncSettings, environ: Mapping[str, str]) -> None:
     """The server answers, takes the credentials, and has what the settings point at."""
     client = medusa_client(environ)
     try:
-        stores = client.get("/admin/stores", {"fields": "id,default_location_id", "limit": 1})
-        if settings.inventory and stores.get("stores"):
-            stock_location(client, stores["stores"][0], settings.stock_location_id)
+        stores = client.list_stores(fields="id,default_location_id", limit=1)
+        if settings.inventory and stores:
+            stock_location(client, stores[0], settings.stock_location_id)
     except MedusaAuthError as error:
         raise ConfigurationError(error.message) from None
     except MedusaUnavailable as error:

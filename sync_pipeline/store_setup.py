@@ -38,9 +38,7 @@ def stock_location(client: MedusaClient, store: dict[str, Any], configured: str 
     merchant's)."""
     if configured:
         try:
-            return client.get(f"/admin/stock-locations/{configured}", {"fields": "id"})[
-                "stock_location"
-            ]["id"]
+            return client.get_stock_location(configured)["id"]
         except MedusaError as error:
             if error.status != 404:
                 raise
@@ -50,16 +48,14 @@ def stock_location(client: MedusaClient, store: dict[str, Any], configured: str 
             ) from None
     if store.get("default_location_id"):
         return store["default_location_id"]
-    rows = client.get(
-        "/admin/stock-locations", {"fields": "id", "order": "created_at", "limit": 1}
-    ).get("stock_locations", [])
-    if not rows:
+    oldest = client.oldest_stock_location()
+    if oldest is None:
         raise StoreSetupError(
             f"Medusa at {client.base_url} has no stock location for the supplier's stock: "
             "create one (admin: Settings → Locations & Shipping, or POST /admin/stock-locations) "
             "and set MEDUSA_STOCK_LOCATION_ID, or set SYNC_INVENTORY=off to leave stock alone"
         )
-    return rows[0]["id"]
+    return oldest["id"]
 
 
 def ensure_store(
@@ -72,7 +68,7 @@ def ensure_store(
     """Make the store sell in ``currency_code`` and return what new products must link to
     (with ``inventory``, the stock location their stock goes to)."""
     currency_code = currency_code.lower()
-    stores = client.get("/admin/stores").get("stores", [])
+    stores = client.list_stores()
     if not stores:
         raise MedusaError("GET", "/admin/stores", 200, "Medusa has no store (was it ever started?)")
     store = stores[0]
@@ -87,18 +83,16 @@ def ensure_store(
         ]
         wanted.append({"currency_code": currency_code, "is_default": not supported})
         try:
-            client.post(f"/admin/stores/{store['id']}", {"supported_currencies": wanted})
+            client.update_store(store["id"], supported_currencies=wanted)
         except MedusaUnavailable:
             if attempts_left <= 1:
                 raise
             # No usable answer: read the store again, and write only if it still lacks it.
-            store = client.get(f"/admin/stores/{store['id']}")["store"]
+            store = client.get_store(store["id"])
             continue
         log.info("Store %s now supports %s", store["id"], currency_code)
         break
-    profiles = client.get("/admin/shipping-profiles", {"type": "default"}).get(
-        "shipping_profiles", []
-    ) or client.get("/admin/shipping-profiles").get("shipping_profiles", [])
+    profiles = client.list_shipping_profiles(type="default") or client.list_shipping_profiles()
     return StoreContext(
         currency_code=currency_code,
         sales_channel_id=store.get("default_sales_channel_id"),
@@ -158,8 +152,7 @@ def _create_missing(
 
 def find_categories(client: MedusaClient, handles: Iterable[str]) -> dict[str, str]:
     """``{handle: id}`` of the categories that exist."""
-    rows = client.list_by("/admin/product-categories", "product_categories", "handle", handles)
-    return {row["handle"]: row["id"] for row in rows}
+    return {row.handle: row.id for row in client.find_categories_by_handle(handles)}
 
 
 def ensure_categories(
@@ -175,8 +168,7 @@ def ensure_categories(
         metadata = {"source": SOURCE_NAME, "source_slug": category.slug}
         if category.url:
             metadata["source_url"] = category.url
-        body = {"name": category.name, "handle": handle, "is_active": True, "metadata": metadata}
-        return client.post("/admin/product-categories", body)["product_category"]["id"]
+        return client.create_category(name=category.name, handle=handle, metadata=metadata).id
 
     existing = find()
     missing = {h: c for h, c in by_handle.items() if h not in existing}
@@ -188,8 +180,7 @@ def ensure_categories(
 
 def find_tags(client: MedusaClient, values: Iterable[str]) -> dict[str, str]:
     """``{value: id}`` of the tags that exist."""
-    rows = client.list_by("/admin/product-tags", "product_tags", "value", values)
-    return {row["value"]: row["id"] for row in rows}
+    return {row.value: row.id for row in client.find_tags_by_value(values)}
 
 
 def ensure_tags(client: MedusaClient, values: Iterable[str]) -> tuple[dict[str, str], list]:
@@ -202,7 +193,7 @@ def ensure_tags(client: MedusaClient, values: Iterable[str]) -> tuple[dict[str, 
         return find_tags(client, wanted)
 
     def create(value: str, _: Any) -> str:
-        return client.post("/admin/product-tags", {"value": value})["product_tag"]["id"]
+        return client.create_tag(value).id
 
     existing = find()
     created, failures = _create_missing({v: v for v in wanted if v not in existing}, create, find)
@@ -220,10 +211,7 @@ def storefront_gaps(client: MedusaClient, store: StoreContext) -> list[str]:
     """
     gaps = []
     currency = store.currency_code
-    regions = client.get(
-        "/admin/regions", {"currency_code": currency, "fields": "id", "limit": 1}
-    ).get("count", 0)
-    if not regions:
+    if not client.count_regions(currency_code=currency):
         gaps.append(
             f"No region sells in {currency.upper()}, so a storefront cannot price the products: "
             "create one in the admin (Settings → Regions) or with POST /admin/regions "
@@ -238,11 +226,7 @@ def storefront_gaps(client: MedusaClient, store: StoreContext) -> list[str]:
             '{"default_sales_channel_id"}.'
         )
         return gaps
-    keys = client.list_all(
-        "/admin/api-keys",
-        "api_keys",
-        {"type": "publishable", "fields": "id,revoked_at,sales_channels.id"},
-    )
+    keys = client.list_publishable_keys(fields="id,revoked_at,sales_channels.id")
     if not any(
         not key.get("revoked_at") and channel in {c["id"] for c in key.get("sales_channels") or []}
         for key in keys
@@ -252,10 +236,7 @@ def storefront_gaps(client: MedusaClient, store: StoreContext) -> list[str]:
             "shows no products: link one in the admin (Settings → Publishable API Keys) or with "
             f'POST /admin/api-keys/{{id}}/sales-channels {{"add": ["{channel}"]}}.'
         )
-    locations = client.list_all(
-        "/admin/stock-locations", "stock_locations", {"sales_channel_id": channel, "fields": "id"}
-    )
-    linked = {row["id"] for row in locations}
+    linked = {row["id"] for row in client.list_stock_locations(sales_channel_id=channel)}
     wanted = store.stock_location_id
     if not linked or (wanted and wanted not in linked):
         which = f"The stock location {wanted}" if wanted else "No stock location"

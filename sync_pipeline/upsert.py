@@ -124,19 +124,16 @@ class _Write:
 
 
 def find_products(
-    client: MedusaClient,
-    external_ids: Iterable[str],
-    fields: str = PRODUCT_LOOKUP_FIELDS,
-    by: str = "external_id",
+    client: MedusaClient, external_ids: Iterable[str], fields: str = PRODUCT_LOOKUP_FIELDS
 ) -> dict[str, ExistingProduct]:
-    """Existing products by external id (the oldest wins if a duplicate ever slipped in).
+    """Existing products by external id."""
+    return _by_external_id(client.find_products_by_external_id(external_ids, fields=fields))
 
-    ``by="id"`` looks products up by their Medusa ids instead (still keyed by external id).
-    """
-    rows = client.list_by("/admin/products", "products", by, external_ids, {"fields": fields})
+
+def _by_external_id(products: Iterable[ExistingProduct]) -> dict[str, ExistingProduct]:
+    """Products keyed by external id (the oldest wins if a duplicate ever slipped in)."""
     found: dict[str, ExistingProduct] = {}
-    for row in rows:
-        product = ExistingProduct.model_validate(row)
+    for product in products:
         if product.external_id and product.external_id not in found:
             found[product.external_id] = product
     return found
@@ -183,7 +180,7 @@ class ProductUpserter:
             if p.external_id in existing and not self._is_current(p, existing[p.external_id])
         ]
         if stale:  # what an update must rebuild: variants, prices, images, links
-            existing.update(self._find(stale, self.lookup_fields, by="id"))
+            existing.update(self._find_by_id(stale))
         writes = self._plan(products, existing)
         if self.dry_run:
             self.result.created = sum(w.is_create for w in writes)
@@ -197,10 +194,13 @@ class ProductUpserter:
             self._sync_stock(products)
         return self.result
 
-    def _find(
-        self, ids: list[str], fields: str, by: str = "external_id"
-    ) -> dict[str, ExistingProduct]:
-        found = find_products(self.client, ids, fields, by=by)
+    def _find(self, external_ids: list[str], fields: str) -> dict[str, ExistingProduct]:
+        found = find_products(self.client, external_ids, fields)
+        self._remember(found.values())
+        return found
+
+    def _find_by_id(self, ids: list[str]) -> dict[str, ExistingProduct]:
+        found = _by_external_id(self.client.find_products_by_id(ids, fields=self.lookup_fields))
         self._remember(found.values())
         return found
 
@@ -337,13 +337,11 @@ class ProductUpserter:
     def _write(self, writes: list[_Write], attempts_left: int) -> None:
         if not writes:
             return
-        body = {
-            "create": [w.body for w in writes if w.is_create],
-            "update": [w.body for w in writes if not w.is_create],
-        }
         try:
-            answer = self.client.post(
-                "/admin/products/batch", body, params={"fields": self.response_fields}
+            answer = self.client.batch_products(
+                create=[w.body for w in writes if w.is_create],
+                update=[w.body for w in writes if not w.is_create],
+                fields=self.response_fields,
             )
         except MedusaAuthError:
             raise
@@ -353,10 +351,9 @@ class ProductUpserter:
         except MedusaError as error:
             self._split(writes, attempts_left, error)
             return
-        self.result.created += len(answer.get("created", []))
-        self.result.updated += len(answer.get("updated", []))
-        rows = [*answer.get("created", []), *answer.get("updated", [])]
-        self._remember(ExistingProduct.model_validate(row) for row in rows)
+        self.result.created += len(answer.created)
+        self.result.updated += len(answer.updated)
+        self._remember([*answer.created, *answer.updated])
 
     def _split(self, writes: list[_Write], attempts_left: int, error: MedusaError) -> None:
         """All-or-nothing batch rejected: halve until the bad record stands alone."""
@@ -377,14 +374,10 @@ class ProductUpserter:
         The handle embeds the source id, so a product holding it without an external id (made
         by hand, or by an older sync) is this one; one with another external id is not ours.
         """
-        rows = self.client.list_by(
-            "/admin/products",
-            "products",
-            "handle",
-            [write.product.handle],
-            {"fields": self.lookup_fields},
+        rows = self.client.find_products_by_handle(
+            [write.product.handle], fields=self.lookup_fields
         )
-        holder = ExistingProduct.model_validate(rows[0]) if rows else None
+        holder = rows[0] if rows else None
         if holder is None or holder.external_id not in (None, "", write.product.external_id):
             taken_by = f" by {holder.id} (external id {holder.external_id})" if holder else ""
             self._fail(

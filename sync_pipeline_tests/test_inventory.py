@@ -11,9 +11,9 @@ from collections import Counter
 
 import pytest
 
-from sync_pipeline.inventory import LEVELS_BATCH_PATH, StockState, StockWriter
+from sync_pipeline.inventory import StockState, StockWriter
 from sync_pipeline.mapping import NormalizedProduct, external_id
-from sync_pipeline.medusa import MedusaError, MedusaUnavailable
+from sync_pipeline.medusa import LEVELS_BATCH_PATH, MedusaError, MedusaUnavailable
 from sync_pipeline.models import ExistingProduct
 
 LOCATION = "sloc_1"
@@ -52,13 +52,13 @@ class FakeLevels:
         self.request_counts: Counter[str] = Counter()
         self.lookups = 0
 
-    def post(self, path: str, body: dict, params=None) -> dict:
-        assert path == LEVELS_BATCH_PATH
+    def batch_stock_levels(self, create=None, update=None) -> None:
+        path = LEVELS_BATCH_PATH
         self.request_counts["write"] += 1
-        items = body.get("create", []) + body.get("update", [])
+        items = (create or []) + (update or [])
         assert all(item["location_id"] == LOCATION for item in items)
         self.batches.append(len(items))
-        for item in body.get("create", []):
+        for item in create or []:
             if item["inventory_item_id"] in self.levels:
                 raise MedusaError("POST", path, 400, "Inventory level ... already exists.")
         if self.poison & {item["inventory_item_id"] for item in items}:
@@ -71,7 +71,6 @@ class FakeLevels:
         if self.lose_answers:
             self.lose_answers -= 1
             raise MedusaUnavailable("POST", path, None, "timed out")
-        return {"created": [], "updated": []}
 
     def lookup(self, ids: list[str]) -> dict[str, ExistingProduct]:
         """What the product lookup reads: each product's variant, item and level."""

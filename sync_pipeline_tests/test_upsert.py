@@ -13,7 +13,8 @@ import pytest
 
 from sync_pipeline.changes import StoreContext
 from sync_pipeline.mapping import normalize_products
-from sync_pipeline.medusa import MedusaError, MedusaUnavailable
+from sync_pipeline.medusa import PRODUCTS_BATCH_PATH, MedusaError, MedusaUnavailable
+from sync_pipeline.models import ExistingProduct, ExistingTag, ProductBatch
 from sync_pipeline.upsert import ProductUpserter
 
 STORE = StoreContext("usd", "sc_1", "sp_1")
@@ -30,39 +31,53 @@ class FakeMedusa:
         self.batches: list[int] = []
         self.request_counts: Counter[str] = Counter()
 
-    def list_by(self, path, key, field, values, extra=None):
+    def _products_where(self, field, values):
         values = set(values)
-        if key == "products":
-            return [p for p in self.products.values() if p.get(field) in values]
-        if key == "product_tags":
-            return [{"id": i, "value": v} for v, i in self.tags.items() if v in values]
-        raise AssertionError(path)
+        rows = [p for p in self.products.values() if p.get(field) in values]
+        return [ExistingProduct.model_validate(row) for row in rows]
 
-    def post(self, path, body, params=None):
-        if path == "/admin/product-tags":
-            self.tags[body["value"]] = f"tag_{len(self.tags)}"
-            return {"product_tag": {"id": self.tags[body["value"]]}}
-        assert path == "/admin/products/batch"
-        items = body["create"] + body["update"]
-        self.batches.append(len(items))
-        bad = [i["title"] for i in items if i.get("title") in self.poison]
+    def find_products_by_external_id(self, external_ids, *, fields):
+        return self._products_where("external_id", external_ids)
+
+    def find_products_by_id(self, ids, *, fields):
+        return self._products_where("id", ids)
+
+    def find_products_by_handle(self, handles, *, fields):
+        return self._products_where("handle", handles)
+
+    def find_tags_by_value(self, values):
+        return [ExistingTag(id=i, value=v) for v, i in self.tags.items() if v in set(values)]
+
+    def create_tag(self, value):
+        self.tags[value] = f"tag_{len(self.tags)}"
+        return ExistingTag(id=self.tags[value], value=value)
+
+    def batch_products(self, *, create, update, fields):
+        path = PRODUCTS_BATCH_PATH
+        self.batches.append(len(create) + len(update))
+        bad = [i["title"] for i in create + update if i.get("title") in self.poison]
         if bad:
             raise MedusaError("POST", path, 400, f"Product with title {bad[0]} is not allowed")
         handles = {p["handle"] for p in self.products.values()}
-        taken = [i["handle"] for i in body["create"] if i["handle"] in handles]
+        taken = [i["handle"] for i in create if i["handle"] in handles]
         if taken:
             raise MedusaError(
                 "POST", path, 400, f"Product with handle: {taken[0]}, already exists."
             )
-        for item in body["create"]:
+        created = []
+        for item in create:
             new_id = f"prod_{len(self.products)}"
             self.products[new_id] = {**item, "id": new_id, "variants": []}
-        for item in body["update"]:
+            created.append(self.products[new_id])
+        for item in update:
             self.products[item["id"]].update(item)
         if self.lose_answers:
             self.lose_answers -= 1
             raise MedusaUnavailable("POST", path, 502, "Bad Gateway")
-        return {"created": body["create"], "updated": body["update"]}
+        return ProductBatch(
+            created=[ExistingProduct(id=p["id"]) for p in created],
+            updated=[ExistingProduct(id=item["id"]) for item in update],
+        )
 
 
 @pytest.fixture
@@ -115,15 +130,11 @@ def test_a_product_without_its_category_fails_by_name(page):
     del categories[missing]
 
     class NoCategories(FakeMedusa):
-        def list_by(self, path, key, field, values, extra=None):
-            if key == "product_categories":
-                return []
-            return super().list_by(path, key, field, values, extra)
+        def find_categories_by_handle(self, handles):
+            return []
 
-        def post(self, path, body, params=None):
-            if path == "/admin/product-categories":
-                raise MedusaError("POST", path, 400, "nope")
-            return super().post(path, body, params)
+        def create_category(self, *, name, handle, metadata):
+            raise MedusaError("POST", "/admin/product-categories", 400, "nope")
 
     fake = NoCategories()
     result = ProductUpserter(fake, STORE, categories).run(page)
