@@ -36,8 +36,8 @@ from sync_pipeline.mapping import (
 from sync_pipeline.medusa import MedusaClient
 from sync_pipeline.models import to_json
 from sync_pipeline.payloads import build_create
+from sync_pipeline.product_lookup import BATCH_RESPONSE_FIELDS
 from sync_pipeline.store_setup import CREATE_CONCURRENCY, ensure_store
-from sync_pipeline.upsert import BATCH_RESPONSE_FIELDS
 
 CREATE_FIELDS = f"{BATCH_RESPONSE_FIELDS},variants.inventory_items.inventory_item_id"
 

@@ -24,13 +24,13 @@ from bench.run import RESULTS_DIR, _env_int, catalog_file, run_sync
 
 # (bucket, substrings any of which marks it), first match wins; matched against the stack.
 BUCKETS: list[tuple[str, tuple[str, ...]]] = [
-    ("medusa: product batch writes", ("ProductUpserter._write (",)),
-    ("medusa: product lookups", ("find_products (", "find_products_by_id (")),
+    ("medusa: product batch writes", ("ProductWriter._write (",)),
+    ("medusa: product lookups", ("ProductLookup.find",)),
     ("medusa: tag lookups + creates", ("ensure_tags (", "find_tags (")),
     ("medusa: categories + store", ("ensure_categories (", "ensure_store (")),
     ("medusa: archival listing", ("list_owned_products (",)),
     ("source: page + category fetches", ("DummyJSONClient.",)),
-    ("mapping + validation", ("normalize_products (", "ProductUpserter._plan (", "to_json (")),
+    ("mapping + validation", ("normalize_products (", "plan_page (", "to_json (")),
     ("dagster: storage (SQLite event log, runs)", ("dagster/_core/storage/",)),
     ("dagster: IO manager (pickled outputs)", ("io_manager", "_core/storage/fs_io")),
     ("start-up: imports", ("_find_and_load (",)),

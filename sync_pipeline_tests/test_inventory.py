@@ -12,32 +12,12 @@ from collections import Counter
 import pytest
 
 from sync_pipeline.inventory import StockState, StockWriter
-from sync_pipeline.mapping import NormalizedProduct, external_id
+from sync_pipeline.mapping import NormalizedProduct
 from sync_pipeline.medusa import LEVELS_BATCH_PATH, MedusaError, MedusaUnavailable
 from sync_pipeline.models import ExistingProduct
+from sync_pipeline_tests.products import product
 
 LOCATION = "sloc_1"
-
-
-def product(source_id: int, stock: int | None) -> NormalizedProduct:
-    return NormalizedProduct(
-        source_id=source_id,
-        external_id=external_id(source_id),
-        handle=f"p-{source_id}",
-        title=f"P {source_id}",
-        description=None,
-        category_slug="c",
-        tags=(),
-        sku=f"SKU-{source_id}",
-        price=1,
-        images=(),
-        thumbnail=None,
-        weight=None,
-        length=None,
-        height=None,
-        width=None,
-        stock=stock,
-    )
 
 
 class FakeLevels:

@@ -13,6 +13,7 @@ from sync_pipeline.defs.partitions import product_pages
 from sync_pipeline.defs.reports import RequestCounts, WriteReport
 from sync_pipeline.defs.resources import MedusaResource
 from sync_pipeline.mapping import NormalizedPage, SourceCategory
+from sync_pipeline.page_plan import PlannedChange
 from sync_pipeline.settings import SyncSettings
 from sync_pipeline.store_setup import (
     StoreSetupError,
@@ -20,7 +21,7 @@ from sync_pipeline.store_setup import (
     ensure_store,
     storefront_gaps,
 )
-from sync_pipeline.upsert import PlannedChange, ProductUpserter
+from sync_pipeline.upsert import ProductUpserter
 
 RECORDS_SYNCED_CHECK = "all_records_synced"
 STOREFRONT_CHECK = "storefront_ready"
