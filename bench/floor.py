@@ -26,16 +26,14 @@ from typing import Any
 
 from sync_pipeline.dummyjson import DummyJSONClient
 from sync_pipeline.mapping import (
-    SOURCE_NAME,
     NormalizedProduct,
     SourceCategory,
-    category_handle,
     normalize_categories,
     normalize_products,
 )
 from sync_pipeline.medusa import MedusaClient
 from sync_pipeline.models import to_json
-from sync_pipeline.payloads import build_create
+from sync_pipeline.payloads import build_create, category_fields
 from sync_pipeline.product_lookup import BATCH_RESPONSE_FIELDS
 from sync_pipeline.store_setup import CREATE_CONCURRENCY, ensure_store
 
@@ -126,11 +124,7 @@ def run_floor(
     lap("store")
 
     def create_category(category: SourceCategory) -> str:
-        metadata = {"source": SOURCE_NAME, "source_slug": category.slug}
-        if category.url:
-            metadata["source_url"] = category.url
-        handle = category_handle(category.slug)
-        return client.create_category(name=category.name, handle=handle, metadata=metadata).id
+        return client.create_category(**category_fields(category)).id
 
     category_ids = {c.slug: i for c, i in _create_all(categories, create_category).items()}
     lap("categories")

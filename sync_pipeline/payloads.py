@@ -21,7 +21,13 @@ from sync_pipeline.changes import (
     fingerprint,
     owned_variant,
 )
-from sync_pipeline.mapping import METADATA_FIELDS, NormalizedProduct
+from sync_pipeline.mapping import (
+    METADATA_FIELDS,
+    SOURCE_NAME,
+    NormalizedProduct,
+    SourceCategory,
+    category_handle,
+)
 from sync_pipeline.models import (
     ExistingProduct,
     IdRef,
@@ -191,3 +197,11 @@ def _updated_variants(
         else MedusaVariant(id=variant.id)
         for variant in existing.variants
     ]
+
+
+def category_fields(category: SourceCategory) -> dict[str, Any]:
+    """A category as the sync creates it: handle from the slug, the source in its metadata."""
+    metadata = {"source": SOURCE_NAME, "source_slug": category.slug}
+    if category.url:
+        metadata["source_url"] = category.url
+    return {"name": category.name, "handle": category_handle(category.slug), "metadata": metadata}

@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sync_pipeline.changes import StoreContext
-from sync_pipeline.mapping import SOURCE_NAME, SourceCategory, category_handle
+from sync_pipeline.mapping import SourceCategory, category_handle
 from sync_pipeline.medusa import MedusaAuthError, MedusaClient, MedusaError, MedusaUnavailable
+from sync_pipeline.payloads import category_fields
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +165,8 @@ def ensure_categories(
     def find() -> dict[str, str]:
         return find_categories(client, by_handle)
 
-    def create(handle: str, category: SourceCategory) -> str:
-        metadata = {"source": SOURCE_NAME, "source_slug": category.slug}
-        if category.url:
-            metadata["source_url"] = category.url
-        return client.create_category(name=category.name, handle=handle, metadata=metadata).id
+    def create(_handle: str, category: SourceCategory) -> str:
+        return client.create_category(**category_fields(category)).id
 
     existing = find()
     missing = {h: c for h, c in by_handle.items() if h not in existing}

@@ -10,8 +10,9 @@ from sync_pipeline.changes import (
     OWNED_TAGS_KEY,
     StoreContext,
 )
+from sync_pipeline.mapping import SourceCategory
 from sync_pipeline.models import ExistingProduct, to_json
-from sync_pipeline.payloads import build_create, build_update
+from sync_pipeline.payloads import build_create, build_update, category_fields
 
 STORE = StoreContext(currency_code="usd", sales_channel_id="sc_1", shipping_profile_id="sp_1")
 STOCKED_STORE = StoreContext(
@@ -138,3 +139,15 @@ def test_update_removes_the_metadata_keys_of_older_mappings(normalized):
     body = to_json(build_update(normalized[1], _existing_with_variant(), STORE, "cat", []))
     assert body["metadata"]["stock"] == "" and body["metadata"]["availability_status"] == ""
     assert body["metadata"]["brand"] == "Essence"
+
+
+def test_a_category_is_created_under_its_slug_with_the_source_in_its_metadata():
+    url = "https://dummyjson.com/products/category/home-decoration"
+    current = category_fields(SourceCategory("home-decoration", "Home Decoration", url))
+    assert current == {
+        "name": "Home Decoration",
+        "handle": "home-decoration",
+        "metadata": {"source": "dummyjson", "source_slug": "home-decoration", "source_url": url},
+    }
+    legacy = category_fields(SourceCategory("laptops", "Laptops"))  # the old shape has no url
+    assert legacy["metadata"] == {"source": "dummyjson", "source_slug": "laptops"}
