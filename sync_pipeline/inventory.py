@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sync_pipeline.changes import owned_variant
-from sync_pipeline.mapping import NormalizedProduct, RejectedRecord
+from sync_pipeline.mapping import NormalizedProduct, RejectedRecord, Stage
 from sync_pipeline.medusa import MedusaAuthError, MedusaClient, MedusaError, MedusaUnavailable
 from sync_pipeline.models import ExistingProduct, MedusaStockLevel, to_json
 from sync_pipeline.store_setup import AMBIGUOUS_WRITE_ATTEMPTS
@@ -35,10 +35,9 @@ INVENTORY_FIELDS = ",".join(
 # Levels are small (~120 bytes each): a page's levels (500 by default) go in one request, well
 # under the batch routes' 2 MB body limit; one write per page, not one per product batch.
 LEVEL_BATCH_SIZE = 1000
-STAGE = "inventory"
-# Medusa's answers when what the sync believed about a level was stale (someone created or
-# deleted it meanwhile): read the level again rather than fail the record.
-_STALE_LEVEL = ("already exists", "is not stocked at location")
+# Medusa's answer to an update of a level someone deleted meanwhile (one created meanwhile
+# is a duplicate): read the level again rather than fail the record.
+_NOT_STOCKED = "is not stocked at location"
 
 Lookup = Callable[[list[str]], dict[str, ExistingProduct]]
 
@@ -123,9 +122,7 @@ class StockWriter:
         }
 
     def _fail(self, product: NormalizedProduct, reason: str) -> None:
-        self.result.failures.append(
-            RejectedRecord(str(product.source_id), product.sku, STAGE, reason)
-        )
+        self.result.failures.append(RejectedRecord.of(product, Stage.INVENTORY, reason))
 
     def _plan(
         self, products: list[NormalizedProduct], states: dict[str, StockState]
@@ -182,7 +179,7 @@ class StockWriter:
                 middle = len(changes) // 2
                 self._write(changes[:middle], attempts_left)
                 self._write(changes[middle:], attempts_left)
-            elif any(text in error.message for text in _STALE_LEVEL):
+            elif error.is_duplicate or _NOT_STOCKED in error.message:
                 self._reconcile(changes, attempts_left, error)
             else:
                 self._fail(changes[0].product, f"HTTP {error.status}: {error.message}")

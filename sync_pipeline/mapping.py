@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
@@ -89,20 +90,36 @@ def normalize_categories(raw: Iterable[Any]) -> list[SourceCategory]:
     return list(seen.values())
 
 
+class Stage(StrEnum):
+    """Where a record was set aside, as failure reports name it."""
+
+    VALIDATION = "validation"  # the source record itself (this module)
+    CATEGORY = "category"  # its category could not be made in Medusa
+    TAGS = "tags"  # one of its tags could not be made
+    MAPPING = "mapping"  # its request body would be refused
+    MEDUSA = "medusa"  # Medusa refused or never answered the write
+    INVENTORY = "inventory"  # its stock level could not be set
+
+
 @dataclass(frozen=True)
 class RejectedRecord:
     """A record the sync set aside, with enough to find it in the source."""
 
     source_id: str
     sku: str | None
-    stage: str
+    stage: Stage
     reason: str
+
+    @classmethod
+    def of(cls, product: NormalizedProduct, stage: Stage, reason: str) -> RejectedRecord:
+        """A normalized product set aside after validation."""
+        return cls(str(product.source_id), product.sku, stage, reason)
 
     def as_row(self) -> dict[str, str]:
         return {
             "source_id": self.source_id,
             "sku": self.sku or "",
-            "stage": self.stage,
+            "stage": str(self.stage),
             "reason": self.reason,
         }
 
@@ -181,6 +198,10 @@ def _readable(text: str) -> str:
     return raw.decode("utf-8", "replace")
 
 
+def _invalid(source_id: str, sku: str | None, reason: str) -> RejectedRecord:
+    return RejectedRecord(source_id, sku, Stage.VALIDATION, reason)
+
+
 def normalize_products(
     raw_products: Iterable[Any],
     seen_elsewhere: Mapping[int, str] | None = None,
@@ -195,47 +216,25 @@ def normalize_products(
     rejected: list[RejectedRecord] = []
     seen_ids: set[int] = set()
     for raw in raw_products:
-        raw_id = raw.get("id") if isinstance(raw, Mapping) else None
-        raw_sku = raw.get("sku") if isinstance(raw, Mapping) else None
-        sku = _readable(raw_sku) if isinstance(raw_sku, str) else None
         if not isinstance(raw, Mapping):
-            rejected.append(
-                RejectedRecord(
-                    "?", None, "validation", f"not an object: {_readable(str(raw))[:80]}"
-                )
-            )
+            rejected.append(_invalid("?", None, f"not an object: {_readable(str(raw))[:80]}"))
             continue
+        raw_sku = raw.get("sku")
+        sku = _readable(raw_sku) if isinstance(raw_sku, str) else None
         try:
             product = normalize_product(raw)
         except ValidationError as error:
-            rejected.append(
-                RejectedRecord(
-                    _readable(str(raw_id))[:40],
-                    sku,
-                    "validation",
-                    _describe_validation_error(error),
-                )
-            )
+            raw_id = _readable(str(raw.get("id")))[:40]
+            rejected.append(_invalid(raw_id, sku, _describe_validation_error(error)))
             continue
         if product.source_id in seen_elsewhere:
-            rejected.append(
-                RejectedRecord(
-                    str(product.source_id),
-                    product.sku,
-                    "validation",
-                    f"duplicate id: already on page {seen_elsewhere[product.source_id]}",
-                )
-            )
+            page = seen_elsewhere[product.source_id]
+            reason = f"duplicate id: already on page {page}"
+            rejected.append(_invalid(str(product.source_id), product.sku, reason))
             continue
         if product.source_id in seen_ids:
-            rejected.append(
-                RejectedRecord(
-                    str(product.source_id),
-                    product.sku,
-                    "validation",
-                    "duplicate id: appears more than once in the page",
-                )
-            )
+            reason = "duplicate id: appears more than once in the page"
+            rejected.append(_invalid(str(product.source_id), product.sku, reason))
             continue
         seen_ids.add(product.source_id)
         good.append(product)

@@ -39,6 +39,13 @@ class MedusaError(Exception):
         where = f"{method} {path}"
         super().__init__(f"{where}: HTTP {status}: {message}" if status else f"{where}: {message}")
 
+    @property
+    def is_duplicate(self) -> bool:
+        """A unique value (handle, SKU, tag, stock level) is taken. Medusa 2.21 says so only in
+        its message: 400 ``invalid_data`` "… already exists.", the type and status of any bad
+        input."""
+        return "already exists" in self.message
+
 
 class MedusaAuthError(MedusaError):
     """The credentials were refused; the message names the setting to fix."""

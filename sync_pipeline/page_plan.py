@@ -22,7 +22,7 @@ from sync_pipeline.changes import (
     owned_variant,
     stored_fingerprint,
 )
-from sync_pipeline.mapping import NormalizedProduct, RejectedRecord
+from sync_pipeline.mapping import NormalizedProduct, RejectedRecord, Stage
 from sync_pipeline.models import ExistingProduct, to_json
 from sync_pipeline.payloads import build_create, build_update
 
@@ -33,19 +33,6 @@ class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     STOCK = "stock"
-
-
-class Stage(StrEnum):
-    """Where a product write failed, as failure records name it."""
-
-    CATEGORY = "category"
-    TAGS = "tags"
-    MAPPING = "mapping"
-    MEDUSA = "medusa"
-
-
-def rejected(product: NormalizedProduct, stage: Stage, reason: str) -> RejectedRecord:
-    return RejectedRecord(str(product.source_id), product.sku, stage.value, reason)
 
 
 @dataclass(frozen=True)
@@ -124,7 +111,7 @@ def plan_page(
         try:
             write = links.write(product, current, store)
         except ValidationError as error:
-            plan.failures.append(rejected(product, Stage.MAPPING, str(error)))
+            plan.failures.append(RejectedRecord.of(product, Stage.MAPPING, str(error)))
             continue
         plan.writes.append(write)
         changes = changed_fields(product, current, store.currency_code) if current else {}

@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass, field
 
 from sync_pipeline.changes import StoreContext
-from sync_pipeline.mapping import RejectedRecord
+from sync_pipeline.mapping import RejectedRecord, Stage
 from sync_pipeline.medusa import MedusaAuthError, MedusaClient, MedusaError, MedusaUnavailable
-from sync_pipeline.page_plan import Action, Links, Stage, Write, is_current, rejected
+from sync_pipeline.page_plan import Action, Links, Write, is_current
 from sync_pipeline.product_lookup import ProductLookup
 from sync_pipeline.store_setup import AMBIGUOUS_WRITE_ATTEMPTS
 
@@ -54,7 +54,7 @@ class ProductWriter:
         return self.result
 
     def _fail(self, write: Write, reason: str) -> None:
-        self.result.failures.append(rejected(write.product, Stage.MEDUSA, reason))
+        self.result.failures.append(RejectedRecord.of(write.product, Stage.MEDUSA, reason))
 
     def _write(self, writes: list[Write], attempts_left: int) -> None:
         if not writes:
@@ -81,7 +81,7 @@ class ProductWriter:
         """All-or-nothing batch rejected: halve until the bad record stands alone."""
         if len(writes) == 1:
             write = writes[0]
-            if write.action is Action.CREATE and "already exists" in error.message:
+            if write.action is Action.CREATE and error.is_duplicate:
                 self._adopt_by_handle(write, attempts_left, error)
             else:
                 self._fail(write, f"HTTP {error.status}: {error.message}")

@@ -16,11 +16,12 @@ from sync_pipeline.mapping import (
     NormalizedProduct,
     RejectedRecord,
     SourceCategory,
+    Stage,
     category_handle,
     category_name,
 )
 from sync_pipeline.medusa import MedusaClient
-from sync_pipeline.page_plan import Links, Stage, rejected
+from sync_pipeline.page_plan import Links
 from sync_pipeline.store_setup import ensure_categories, ensure_tags, find_categories, find_tags
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def link_page(
             with_category.append(product)
         else:
             reason = f"category {product.category_slug!r} is not in Medusa"
-            failures.append(rejected(product, Stage.CATEGORY, reason))
+            failures.append(RejectedRecord.of(product, Stage.CATEGORY, reason))
     values = {t for p in with_category for t in p.tags}
     if dry_run:
         tags = find_tags(client, values) if values else {}
@@ -70,7 +71,8 @@ def link_page(
         bad = [t for t in product.tags if t not in tags]
         if bad:
             reasons = "; ".join(f"{t!r}: {tag_errors.get(t, 'not created')}" for t in bad)
-            failures.append(rejected(product, Stage.TAGS, f"tag could not be created: {reasons}"))
+            reason = f"tag could not be created: {reasons}"
+            failures.append(RejectedRecord.of(product, Stage.TAGS, reason))
         else:
             ready.append(product)
     return LinkedPage(ready, Links(categories, tags), failures, new_categories, new_tags)

@@ -7,9 +7,9 @@ from dataclasses import replace
 from decimal import Decimal
 
 from sync_pipeline.changes import StoreContext
-from sync_pipeline.mapping import NormalizedProduct
+from sync_pipeline.mapping import NormalizedProduct, Stage
 from sync_pipeline.models import ExistingProduct
-from sync_pipeline.page_plan import Action, Links, Stage, plan_page
+from sync_pipeline.page_plan import Action, Links, plan_page
 from sync_pipeline_tests.products import product as plain_product
 
 STORE = StoreContext("usd", "sc_1", "sp_1")

@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-from sync_pipeline.mapping import RejectedRecord
+from sync_pipeline.mapping import RejectedRecord, Stage
 
 RECORD_COLUMNS = ("source_id", "sku", "stage", "reason")
 
@@ -45,7 +45,7 @@ def _records(rows: list[dict[str, Any]] | None) -> list[RejectedRecord]:
         RejectedRecord(
             source_id=str(row.get("source_id", "")),
             sku=row.get("sku") or None,
-            stage=str(row.get("stage", "")),
+            stage=Stage(row.get("stage", "")),
             reason=str(row.get("reason", "")),
         )
         for row in rows or []
