@@ -18,13 +18,13 @@ from sync_pipeline.defs.alerts import build_alerts
 from sync_pipeline.defs.medusa_assets import STOREFRONT_CHECK, medusa_products
 from sync_pipeline.defs.partitions import PRODUCT_PAGES, product_pages
 from sync_pipeline.defs.resources import MedusaResource
-from sync_pipeline.mapping import NormalizedPage, RejectedRecord
+from sync_pipeline.mapping import NormalizedPage, RejectedRecord, Stage
 from sync_pipeline.settings import SyncSettings
 
 API_KEY = "sk_test_do_not_leak_4242"
 ADMIN_PASSWORD = "hunter2-do-not-leak"
 REJECTED = [
-    RejectedRecord(str(i), f"SKU-{i}", "validate", f"price: {i} is not a number")
+    RejectedRecord(str(i), f"SKU-{i}", Stage.VALIDATION, f"price: {i} is not a number")
     for i in range(101, 109)
 ]
 
@@ -117,7 +117,7 @@ def test_a_failed_page_run_posts_one_message_with_page_count_reasons_and_link(
     text = webhook.texts[0]
     assert "page 003" in text
     assert "8 record(s) not synced" in text
-    assert "101 (SKU SKU-101), validate: price: 101 is not a number" in text
+    assert "101 (SKU SKU-101), validation: price: 101 is not a number" in text
     assert "First 5 of 8" in text and "SKU-106" not in text  # the first few, not all
     assert f"http://dagster.test:3000/runs/{result.run_id}" in text
 
