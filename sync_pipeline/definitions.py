@@ -10,7 +10,7 @@ import dagster as dg
 
 from sync_pipeline.defs.alerts import build_alerts
 from sync_pipeline.defs.archival import medusa_archived_products
-from sync_pipeline.defs.automation import build_automation
+from sync_pipeline.defs.automation import build_automation, whole_catalog_sync
 from sync_pipeline.defs.dummyjson_assets import build_dummyjson_assets
 from sync_pipeline.defs.medusa_assets import (
     medusa_category_map,
@@ -35,6 +35,7 @@ def build_definitions(
             with_freshness(medusa_products, settings),
             medusa_archived_products,
         ],
+        jobs=[whole_catalog_sync],
         schedules=[schedule],
         sensors=[sensor, *build_alerts(settings)],
         resources=resources or build_resources(settings),

@@ -46,6 +46,7 @@ from playwright.sync_api import Locator, Page, expect, sync_playwright
 from sync_pipeline_tests.dagster_server import graphql
 
 LINEAGE_PATH = "/asset-groups"  # "Lineage" in the side bar: the global asset graph
+CODE_LOCATION = "sync_pipeline.definitions"  # workspace.yaml's module
 
 CHROMIUM_ARGS = [
     "--no-sandbox",  # tests run as root
@@ -150,8 +151,16 @@ def dismiss_first_visit(page: Page, base_url: str, *, timeout_ms: float = 60_000
     expect(community).to_be_hidden(timeout=timeout_ms)
 
 
-def materialize_all(page: Page, base_url: str, *, timeout_ms: float = 60_000) -> Launched:
-    """Open the global asset graph, click "Materialize all" and launch what it offers.
+def job_path(job_name: str) -> str:
+    """A job's page ("Jobs" in the side bar), whose asset graph has its own "Materialize all"."""
+    return f"/locations/{CODE_LOCATION}/jobs/{job_name}"
+
+
+def materialize_all(
+    page: Page, base_url: str, *, path: str = LINEAGE_PATH, timeout_ms: float = 60_000
+) -> Launched:
+    """Open the global asset graph (or the graph at ``path``, e.g. a job's), click
+    "Materialize all" and launch what it offers.
 
     With partitioned assets, chooses "All" partitions in the dialog, then "Launch 1 run" (one
     partition) or "Launch backfill" (several). Returns what the UI's toast reports launched;
@@ -162,7 +171,7 @@ def materialize_all(page: Page, base_url: str, *, timeout_ms: float = 60_000) ->
     a 5 s default of its own, which the page's default timeout does not change, and that is
     too short for a graph still loading on a busy 2-core machine.
     """
-    page.goto(base_url.rstrip("/") + LINEAGE_PATH, timeout=timeout_ms)
+    page.goto(base_url.rstrip("/") + path, timeout=timeout_ms)
     dismiss_first_visit(page, base_url, timeout_ms=timeout_ms)
     button = page.get_by_role("button", name=_MATERIALIZE_ALL)
     # Before the code location has loaded, the graph (and so the button) isn't there yet.

@@ -1,6 +1,7 @@
-"""The three Dagster doors of a sync, through the real webserver, daemon and run queue: the UI's
-"Materialize all" clicked in a browser, a schedule tick fired by the daemon, and a failed
-page re-run by a backfill of its partition. Each ends with the exact catalog in Medusa.
+"""The Dagster doors of a sync, through the real webserver, daemon and run queue: the UI's
+"Materialize all" clicked in a browser, a schedule tick fired by the daemon, a failed page
+re-run by a backfill of its partition, and the whole-catalog job launched from its page. Each
+ends with the exact catalog in Medusa.
 
 The tests run in this order on one ``dagster dev`` (see ``conftest.py``): the first click
 is a new user's, on an instance where nothing has run yet.
@@ -14,11 +15,12 @@ import time
 import dagster as dg
 import pytest
 
+from sync_pipeline.defs.automation import whole_catalog_sync
 from sync_pipeline.defs.cycle import WRITTEN
 from sync_pipeline.defs.partitions import product_pages, registered_pages
 from sync_pipeline.defs.plan import PAGE_ASSETS, PARTITION_TAG
 from sync_pipeline_tests.dagster_server import graphql
-from sync_pipeline_tests.dagster_ui import materialize_all, open_browser
+from sync_pipeline_tests.dagster_ui import job_path, materialize_all, open_browser
 from sync_pipeline_tests.resilience.catalog import assert_exact_catalog
 
 pytestmark = pytest.mark.e2e
@@ -133,3 +135,31 @@ def test_a_failed_page_is_re_run_alone_by_a_backfill_of_its_partition(
         PAGES, dg.AssetPartitionStatus.MATERIALIZED
     )
     assert_exact_catalog(medusa_client, store_catalog, good)
+
+
+def test_the_whole_catalog_job_launched_in_the_ui_is_one_run_and_the_sensor_does_the_rest(
+    dagster_door, empty_store, medusa_client, store_catalog
+):
+    # Both pages are registered by now, so "Materialize all" on the lineage page would launch
+    # an asset backfill; the job's "Materialize all" launches one run at any catalog size.
+    with dagster_door.instance() as instance:
+        assert registered_pages(instance) == PAGES
+    started = time.time()
+    with open_browser() as page:
+        launched = materialize_all(page, dagster_door.url, path=job_path(whole_catalog_sync.name))
+    plan = dagster_door.wait_for_cycle(started)
+
+    assert launched.kind == "run"
+    runs = dagster_door.runs_since(started)
+    print(f"\nUI job {whole_catalog_sync.name}: {len(runs)} runs")
+    assert plan.cycle.run_id.startswith(launched.id)
+    assert not any("dagster/backfill" in r.dagster_run.tags for r in runs)
+    # The job's run (catalog and store), one run per page, archival: nothing twice.
+    kinds = sorted(r.dagster_run.tags.get(PARTITION_TAG, "") or "other" for r in runs)
+    assert kinds == [*PAGES, "other", "other"]
+    assert {r.dagster_run.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
+    assert plan.done == PAGES and not plan.failed and not plan.archival_due
+    assert _partition_statuses(dagster_door) == dict.fromkeys(
+        PAGES, dg.AssetPartitionStatus.MATERIALIZED
+    )
+    assert_exact_catalog(medusa_client, store_catalog, _source(dagster_door))
