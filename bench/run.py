@@ -1,7 +1,8 @@
 """``python -m bench``: floor, full sync and unchanged re-sync at each size, in one run.
 
-For each size (194 = the shared real ``products.json``; any other size is generated with
-``generate_catalog(size, seed)``) the catalog is served by a local DummyJSON server, then:
+For each size (194 = the real ``products.json`` the project carries, or ``--real-catalog``; any
+other size is generated with ``generate_catalog(size, seed)``) the catalog is served by a local
+DummyJSON server, then:
 
 1. the store is reset and the floor (``bench.floor``) writes the catalog directly;
 2. the store is reset and ``sync-pipeline sync`` runs as a subprocess into the empty store
@@ -31,11 +32,13 @@ from typing import Any
 
 from bench import report
 from bench.floor import read_source, run_floor
-from sync_pipeline.settings import REPO_ROOT, SHARED_DATA_DIR, SyncSettings
+from sync_pipeline.settings import DUMMYJSON_SNAPSHOT_DIR, REPO_ROOT, SyncSettings
+from sync_pipeline.source.catalog_file import DataFileError, load_products
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 DEFAULT_SIZES = (194, 1_000, 10_000)
 REAL_SIZE = 194
+REAL_CATALOG = DUMMYJSON_SNAPSHOT_DIR / "products.json"
 DEFAULT_SEED = 5
 
 
@@ -51,18 +54,40 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
-def catalog_file(size: int, seed: int, workdir: Path) -> tuple[Path, str]:
+def catalog_file(
+    size: int, seed: int, workdir: Path, real: Path = REAL_CATALOG
+) -> tuple[Path, str]:
     """The catalog to serve: the real 194 products, or a generated one."""
     if size == REAL_SIZE:
-        path = Path(os.environ.get("DUMMYJSON_DATA_DIR") or SHARED_DATA_DIR) / "products.json"
-        if not path.is_file():
-            raise SystemExit(f"no real catalog at {path}: set DUMMYJSON_DATA_DIR")
-        return path, f"real ({path})"
+        return real, f"real ({real})"
     from sync_pipeline.source.generate import generate_catalog, write_catalog
 
     path = workdir / f"generated-{size}-{seed}.json"
     write_catalog(generate_catalog(size, seed), path)
     return path, f"generated (seed {seed})"
+
+
+def input_error(real_catalog: Path, dagster_yaml: Path | None) -> str | None:
+    """The first input file that cannot serve, as one sentence; checked before the stack starts."""
+    try:
+        load_products(real_catalog)
+    except DataFileError as error:
+        return f"--real-catalog: {error}"
+    if dagster_yaml is None:
+        return None
+    import yaml
+
+    try:
+        settings = yaml.safe_load(dagster_yaml.read_text(encoding="utf-8"))
+    except OSError as error:
+        return f"--dagster-yaml: cannot read {dagster_yaml}: {error.strerror or error}"
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        return f"--dagster-yaml: {dagster_yaml} is not valid YAML{where}"
+    if not isinstance(settings, dict):
+        return f"--dagster-yaml: {dagster_yaml} must be a mapping of Dagster instance settings"
+    return None
 
 
 def _peak_rss_kb(pid: int) -> int:
@@ -204,7 +229,7 @@ def measure_size(size: int, args: argparse.Namespace, info, workdir: Path) -> di
     from sync_pipeline.medusa import MedusaClient
     from sync_pipeline.source.server import DummyJSONServer
 
-    path, origin = catalog_file(size, args.seed, workdir)
+    path, origin = catalog_file(size, args.seed, workdir, args.real_catalog)
     result: dict[str, Any] = {"size": size, "catalog": origin}
     with DummyJSONServer(path) as server:
         categories, products = read_source(server.url)
@@ -296,6 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
     parser.add_argument(
+        "--real-catalog",
+        type=Path,
+        default=REAL_CATALOG,
+        metavar="FILE",
+        help=f"the catalog of size {REAL_SIZE} (default: the project's snapshot, {REAL_CATALOG})",
+    )
+    parser.add_argument(
         "--page-size",
         type=int,
         default=_env_int("SYNC_PAGE_SIZE", SyncSettings.page_size),
@@ -323,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=RESULTS_DIR / "latest.json", help="JSON results file"
     )
     args = parser.parse_args(argv)
+    problem = input_error(args.real_catalog, args.dagster_yaml)
+    if problem:
+        print(f"python -m bench: error: {problem}", file=sys.stderr)
+        return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.log_dir = args.out.parent / "logs"
     args.log_dir.mkdir(parents=True, exist_ok=True)

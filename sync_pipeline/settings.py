@@ -20,7 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_DIR = REPO_ROOT / ".local"
 MEDUSA_ENV_FILE = LOCAL_DIR / "medusa.env"
 MEDUSA_PROJECT_DIR = REPO_ROOT / "medusa"
-SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "dummyjson"
+# DummyJSON's real data, carried as package data (origin and traps: its README.md).
+DUMMYJSON_SNAPSHOT_DIR = Path(__file__).resolve().parent / "data" / "dummyjson"
 DEFAULT_DUMMYJSON_URL = "https://dummyjson.com"
 DEFAULT_UI_BASE_URL = "http://127.0.0.1:3000"
 

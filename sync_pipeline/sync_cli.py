@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from sync_pipeline.settings import REPO_ROOT, SHARED_DATA_DIR
+from sync_pipeline.settings import DUMMYJSON_SNAPSHOT_DIR, REPO_ROOT
 
 SYNC_EPILOG = """examples:
   sync-pipeline sync                          everything the catalog needs
@@ -69,16 +69,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     demo = commands.add_parser(
         "demo",
-        help="Start the local stack and a local DummyJSON server on the shared data, then sync.",
-        description="The quickest full sync: `stack up`, a local DummyJSON server on the shared "
-        "data (127.0.0.1), then `sync`.",
-        epilog="Example: sync-pipeline demo --data ../shared/dummyjson/products-100.json --legacy",
+        help="Start the local stack and a local DummyJSON server on the real data, then sync.",
+        description="The quickest full sync: `stack up`, a local DummyJSON server (127.0.0.1) on "
+        "the snapshot of DummyJSON's 194 products the project carries, then `sync`.",
+        epilog="Example: sync-pipeline demo "
+        "--data sync_pipeline/data/dummyjson/products-100.json --legacy",
     )
     demo.add_argument(
         "--data",
         type=Path,
-        default=SHARED_DATA_DIR / "products.json",
-        help="Catalog file the local source serves (default: the shared products.json).",
+        default=DUMMYJSON_SNAPSHOT_DIR / "products.json",
+        help="Catalog file the local source serves (default: the snapshot's products.json, "
+        f"{DUMMYJSON_SNAPSHOT_DIR / 'products.json'}).",
     )
     demo.add_argument("--legacy", action="store_true", help="Serve the old API shape.")
     demo.set_defaults(func=run_demo)
@@ -216,14 +218,20 @@ def run_sync(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     from sync_pipeline.settings import load_local_env
+    from sync_pipeline.source.catalog_file import DataFileError
     from sync_pipeline.source.server import DummyJSONServer
     from sync_pipeline.stack.cli import cmd_up
 
+    try:  # read the catalog before the stack's minutes of set-up, not after
+        source = DummyJSONServer(args.data, legacy=args.legacy)
+    except DataFileError as error:
+        print(f"sync-pipeline demo: error: {error}", file=sys.stderr)
+        return 2
     code = cmd_up(args)
     if code:
         return code
     load_local_env()  # what `stack up` just wrote
-    with DummyJSONServer(args.data, legacy=args.legacy) as server:
+    with source as server:
         print(f"Local DummyJSON source: {server.url} serving {args.data}", flush=True)
         os.environ["DUMMYJSON_BASE_URL"] = server.url
         code = sync()

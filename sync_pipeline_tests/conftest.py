@@ -16,43 +16,58 @@ os.environ.setdefault("SYNC_FETCH_RETRY_DELAY", "0.01")
 os.environ.setdefault("SYNC_PAGE_SIZE", "100")
 
 from sync_pipeline.mapping import normalize_products
-from sync_pipeline.settings import SHARED_DATA_DIR
+from sync_pipeline.settings import DUMMYJSON_SNAPSHOT_DIR
 from sync_pipeline.source.server import DummyJSONServer
+
+# The fixtures that bring up the local stack (Medusa + PostgreSQL). A test that uses one, directly
+# or through another fixture, is end-to-end whatever its module says, so `-m "not e2e"` (the
+# contributor's fast loop) never starts the stack.
+STACK_FIXTURES = frozenset({"medusa_stack", "stack_info"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if STACK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
-def shared_data_dir() -> Path:
-    """The shared DummyJSON data: ``$DUMMYJSON_DATA_DIR``, else ``<repo>/../shared/dummyjson``."""
-    path = Path(os.environ.get("DUMMYJSON_DATA_DIR") or SHARED_DATA_DIR)
-    if not (path / "products.json").is_file():
-        pytest.fail(
-            f"no DummyJSON data at {path}: put the shared data there or set DUMMYJSON_DATA_DIR"
-        )
+def snapshot_dir() -> Path:
+    """The DummyJSON snapshot the repository carries (``sync_pipeline/data/dummyjson``)."""
+    path = DUMMYJSON_SNAPSHOT_DIR
+    missing = [
+        name
+        for name in ("products.json", "products-100.json", "categories.json", "category-list.json")
+        if not (path / name).is_file()
+    ]
+    if missing:
+        pytest.fail(f"the DummyJSON snapshot is incomplete: no {', '.join(missing)} in {path}")
     return path
 
 
 @pytest.fixture(scope="module")
-def products(shared_data_dir):
-    """The shared ``products.json``, as the source serves it."""
-    return json.loads((shared_data_dir / "products.json").read_text(encoding="utf-8"))
+def products(snapshot_dir):
+    """The real ``products.json``, as the source serves it."""
+    return json.loads((snapshot_dir / "products.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def normalized(products):
-    """The shared products, normalized (none rejected), by source id."""
+    """The real products, normalized (none rejected), by source id."""
     good, rejected = normalize_products(products)
     assert rejected == []
     return {p.source_id: p for p in good}
 
 
 @pytest.fixture(scope="session")
-def source_server(shared_data_dir: Path) -> Iterator[DummyJSONServer]:
-    """A DummyJSON-compatible server on 127.0.0.1 serving the shared ``products.json``.
+def source_server(snapshot_dir: Path) -> Iterator[DummyJSONServer]:
+    """A DummyJSON-compatible server on 127.0.0.1 serving the real ``products.json``.
 
     Shared by the session: do not change its state (``fail_next``). Tests that need options
     start their own ``DummyJSONServer`` on a copy of the data.
     """
-    with DummyJSONServer(shared_data_dir / "products.json") as server:
+    with DummyJSONServer(snapshot_dir / "products.json") as server:
         yield server
 
 

@@ -1,4 +1,4 @@
-"""A small normalized product for the unit tests that need one without the shared data."""
+"""A small normalized product for the unit tests that need one without the real data."""
 
 from __future__ import annotations
 

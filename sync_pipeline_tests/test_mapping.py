@@ -1,4 +1,6 @@
-"""The pure mapping, on the real DummyJSON data and its traps (see shared/dummyjson/README.md)."""
+"""The pure mapping, on the real DummyJSON data and its traps.
+
+The traps are described in ``sync_pipeline/data/dummyjson/README.md``."""
 
 from __future__ import annotations
 
@@ -20,14 +22,14 @@ from sync_pipeline.mapping import (
 from sync_pipeline.models import to_json
 from sync_pipeline.payloads import build_create
 
-# Medusa's product handle rule (shared/medusa/README.md B5), ASCII part.
+# Medusa's product handle rule (its product handle validator), ASCII part.
 HANDLE_RULE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 STORE = StoreContext(currency_code="usd", sales_channel_id="sc_1", shipping_profile_id="sp_1")
 
 
 @pytest.fixture(scope="module")
-def legacy_products(shared_data_dir):
-    return json.loads((shared_data_dir / "products-100.json").read_text(encoding="utf-8"))
+def legacy_products(snapshot_dir):
+    return json.loads((snapshot_dir / "products-100.json").read_text(encoding="utf-8"))
 
 
 def test_every_real_product_normalizes_with_external_id(normalized):
@@ -77,8 +79,8 @@ def test_prices_are_exact_decimals_in_major_units(normalized, products):
     assert isinstance(price["amount"], float)
 
 
-def test_categories_accept_both_api_shapes(shared_data_dir):
-    current = json.loads((shared_data_dir / "categories.json").read_text())
+def test_categories_accept_both_api_shapes(snapshot_dir):
+    current = json.loads((snapshot_dir / "categories.json").read_text())
     mapped = normalize_categories(current)
     assert len(mapped) == 24
     assert mapped[0].slug == "beauty" and mapped[0].name == "Beauty"

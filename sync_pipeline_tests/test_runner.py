@@ -33,9 +33,9 @@ def _by_external_id(products):
 
 
 def test_full_sync_then_two_reruns_leave_the_exact_catalog(
-    empty_store, source_server, sync_catalog, store_catalog, shared_data_dir
+    empty_store, source_server, sync_catalog, store_catalog, snapshot_dir
 ):
-    source = json.loads((shared_data_dir / "products.json").read_text())
+    source = json.loads((snapshot_dir / "products.json").read_text())
     first = sync_catalog(source_server.url)
     assert first.ok, first
     assert first.total == 194
@@ -80,9 +80,9 @@ def test_full_sync_then_two_reruns_leave_the_exact_catalog(
 
 
 def test_only_changed_products_are_written(
-    empty_store, tmp_path, shared_data_dir, sync_catalog, store_catalog
+    empty_store, tmp_path, snapshot_dir, sync_catalog, store_catalog
 ):
-    source = json.loads((shared_data_dir / "products.json").read_text())[:50]
+    source = json.loads((snapshot_dir / "products.json").read_text())[:50]
     data = tmp_path / "products.json"
     data.write_text(json.dumps(source))
     with DummyJSONServer(data) as server:
@@ -128,9 +128,9 @@ def test_a_fetch_that_fails_twice_is_retried_with_doubling_delays(
 
 
 def test_bad_records_are_reported_and_the_page_rerun_completes(
-    empty_store, tmp_path, shared_data_dir, sync_catalog, store_catalog
+    empty_store, tmp_path, snapshot_dir, sync_catalog, store_catalog
 ):
-    source = json.loads((shared_data_dir / "products.json").read_text())
+    source = json.loads((snapshot_dir / "products.json").read_text())
     broken = [dict(p) for p in source]
     del broken[4]["title"]  # id 5
     broken[150]["price"] = -12.5  # id 151
@@ -159,10 +159,10 @@ def test_bad_records_are_reported_and_the_page_rerun_completes(
 
 
 def test_legacy_catalog_in_the_old_api_shape_syncs(
-    empty_store, shared_data_dir, sync_catalog, store_catalog
+    empty_store, snapshot_dir, sync_catalog, store_catalog
 ):
-    legacy = json.loads((shared_data_dir / "products-100.json").read_text())
-    with DummyJSONServer(shared_data_dir / "products-100.json", legacy=True) as server:
+    legacy = json.loads((snapshot_dir / "products-100.json").read_text())
+    with DummyJSONServer(snapshot_dir / "products-100.json", legacy=True) as server:
         summary = sync_catalog(server.url)
     assert summary.ok, summary
     categories, products = store_catalog()
@@ -212,9 +212,9 @@ def test_sync_command_exits_non_zero_when_a_page_fails(
 
 
 def test_merchant_edits_survive_a_source_change(
-    empty_store, tmp_path, shared_data_dir, sync_catalog, medusa_client, store_catalog
+    empty_store, tmp_path, snapshot_dir, sync_catalog, medusa_client, store_catalog
 ):
-    source = json.loads((shared_data_dir / "products.json").read_text())[:20]
+    source = json.loads((snapshot_dir / "products.json").read_text())[:20]
     data = tmp_path / "products.json"
     data.write_text(json.dumps(source))
     with DummyJSONServer(data) as server:
@@ -273,9 +273,9 @@ def test_merchant_edits_survive_a_source_change(
 
 
 def test_dry_run_reports_the_plan_and_writes_nothing(
-    empty_store, tmp_path, shared_data_dir, sync_runner, store_catalog
+    empty_store, tmp_path, snapshot_dir, sync_runner, store_catalog
 ):
-    full = json.loads((shared_data_dir / "products.json").read_text())
+    full = json.loads((snapshot_dir / "products.json").read_text())
     source = copy.deepcopy(full[:20])
     data = tmp_path / "products.json"
     data.write_text(json.dumps(source))
@@ -316,9 +316,9 @@ def _statuses(store_catalog):
 
 
 def test_vanished_products_are_archived_only_after_a_complete_cycle(
-    empty_store, tmp_path, shared_data_dir, sync_runner, store_catalog
+    empty_store, tmp_path, snapshot_dir, sync_runner, store_catalog
 ):
-    full = json.loads((shared_data_dir / "products.json").read_text())[:30]
+    full = json.loads((snapshot_dir / "products.json").read_text())[:30]
     data = tmp_path / "products.json"
 
     def serve(products):

@@ -40,9 +40,9 @@ def _assert_unorderable(shop: Storefront, variant_id: str) -> None:
 
 
 def test_the_synced_catalog_sells_at_the_source_price_and_stock(
-    empty_store, source_server, shared_data_dir, sync_catalog, medusa_client
+    empty_store, source_server, snapshot_dir, sync_catalog, medusa_client
 ):
-    source = json.loads((shared_data_dir / "products.json").read_text())
+    source = json.loads((snapshot_dir / "products.json").read_text())
     summary = sync_catalog(source_server.url)
     assert summary.ok, summary
     assert summary.count("stock_set") == 194
@@ -65,7 +65,7 @@ def test_the_synced_catalog_sells_at_the_source_price_and_stock(
     assert [item["quantity"] for item in order["items"]] == [2]
 
     sold_out = [raw for raw in source if raw["stock"] == 0]
-    assert sold_out, "the shared data has products with stock 0"
+    assert sold_out, "the real data has products with stock 0"
     _assert_unorderable(shop, _variant(listed[sold_out[0]["id"]])["id"])
 
     # The order reserved two units: a re-sync leaves the reservation (and the level) alone.
@@ -78,9 +78,9 @@ def test_the_synced_catalog_sells_at_the_source_price_and_stock(
 
 
 def test_a_stock_change_is_a_level_write_and_decides_what_can_be_ordered(
-    empty_store, tmp_path, shared_data_dir, sync_catalog, medusa_client
+    empty_store, tmp_path, snapshot_dir, sync_catalog, medusa_client
 ):
-    source = json.loads((shared_data_dir / "products.json").read_text())[:150]  # two pages
+    source = json.loads((snapshot_dir / "products.json").read_text())[:150]  # two pages
     watched = source[120]
     watched["stock"] = 10
     data = tmp_path / "products.json"
@@ -121,7 +121,7 @@ def test_a_stock_change_is_a_level_write_and_decides_what_can_be_ordered(
 def test_with_stock_sync_off_nothing_about_inventory_is_touched(
     empty_store,
     tmp_path,
-    shared_data_dir,
+    snapshot_dir,
     stack_resources,
     dagster_instance,
     sync_settings,
@@ -132,7 +132,7 @@ def test_with_stock_sync_off_nothing_about_inventory_is_touched(
     from sync_pipeline.defs.resources import MedusaResource
     from sync_pipeline.runner import SyncRunner
 
-    source = json.loads((shared_data_dir / "products.json").read_text())[:20]
+    source = json.loads((snapshot_dir / "products.json").read_text())[:20]
     data = tmp_path / "products.json"
     data.write_text(json.dumps(source))
     settings = dataclasses.replace(sync_settings, inventory=False)

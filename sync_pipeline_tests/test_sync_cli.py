@@ -1,5 +1,6 @@
-"""``sync-pipeline sync`` misconfigured: one sentence naming the setting, exit code 2, no
-traceback and no secret; nothing is run. (A held lock, exit 3: ``test_locking.py``.)"""
+"""``sync-pipeline sync`` and ``demo`` misconfigured: one sentence naming the setting or file,
+exit code 2, no traceback and no secret; nothing is run. (A held lock, exit 3:
+``test_locking.py``.)"""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
-pytestmark = pytest.mark.e2e
 
 
 def _closed_port() -> int:
@@ -78,3 +77,28 @@ def test_a_wrong_setting_is_one_sentence_naming_it(case, medusa_stack, source_se
     assert line.startswith("Not syncing: ") and message.format(**values) in line
     assert medusa_stack.api_key not in line
     assert not (tmp_path / "home" / "runs.db").exists()  # nothing ran
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda path: None, "cannot read data file {path}: No such file or directory"),
+        (lambda path: path.mkdir(), "cannot read data file {path}: Is a directory"),
+        (lambda path: path.write_text("<html>"), "data file {path} is not valid UTF-8 JSON"),
+    ],
+    ids=["missing", "a folder", "not JSON"],
+)
+def test_demo_names_a_bad_data_file_before_starting_anything(tmp_path, make, problem):
+    data = tmp_path / "catalog.json"
+    make(data)
+    done = subprocess.run(
+        [sys.executable, "-m", "sync_pipeline.cli", "demo", "--data", str(data)],
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == ""  # `stack up` prints its steps: it never began
+    [line] = done.stderr.splitlines()
+    assert line.startswith("sync-pipeline demo: error: " + problem.format(path=data))

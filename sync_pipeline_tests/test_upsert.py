@@ -81,8 +81,8 @@ class FakeMedusa:
 
 
 @pytest.fixture
-def page(shared_data_dir):
-    raw = json.loads((shared_data_dir / "products.json").read_text())[:40]
+def page(snapshot_dir):
+    raw = json.loads((snapshot_dir / "products.json").read_text())[:40]
     products, _ = normalize_products(raw)
     return products
 

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "source",
         help="local DummyJSON-compatible test server and synthetic catalogs",
         description="A local DummyJSON-compatible HTTP server, and a synthetic catalog generator.",
-        epilog="Example: sync-pipeline source serve --data ../shared/dummyjson/products.json",
+        epilog="Example: sync-pipeline source serve "
+        "--data sync_pipeline/data/dummyjson/products.json",
     )
     commands = source.add_subparsers(dest="source_command", required=True)
 
@@ -33,8 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "127.0.0.1 until SIGINT or SIGTERM. The file is re-read when it changes, and on "
             "SIGHUP."
         ),
-        epilog="Example: sync-pipeline source serve --data ../shared/dummyjson/products.json "
-        "--port 8123 --rate-limit 100/10",
+        epilog="Example: sync-pipeline source serve "
+        "--data sync_pipeline/data/dummyjson/products.json --port 8123 --rate-limit 100/10",
     )
     serve.add_argument("--data", required=True, type=Path, metavar="FILE", help="product file")
     serve.add_argument(
@@ -191,7 +192,7 @@ def run_serve(args: argparse.Namespace) -> int:
         )
     except DataFileError as exc:
         print(f"sync-pipeline source serve: error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     try:
         server.start()
     except OSError as exc:

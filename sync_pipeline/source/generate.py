@@ -1,7 +1,7 @@
 """A synthetic DummyJSON catalog of any size, in the current (194-product) shape.
 
 ``generate_catalog(count, seed)`` is deterministic for a seed and keeps the traps of the real
-data (see ``shared/dummyjson/README.md``):
+data (see ``sync_pipeline/data/dummyjson/README.md``):
 
 - the 24 real categories, spread by their real counts (``count=194`` gives exactly the real
   counts) and sorted by category like ``products.json``; ids run 1..count in that order;

@@ -1,9 +1,9 @@
 """A DummyJSON-compatible HTTP server, for tests and local runs.
 
 It serves a product file the way ``https://dummyjson.com`` serves its catalog (the behaviour is
-specified in ``shared/dummyjson/API.md``; section numbers below refer to it), and it can misbehave
-on purpose: a rate limiter, injected failures for the next N requests, and seeded random faults
-(error answers, hangs, truncated bodies, dropped connections).
+specified in ``sync_pipeline/data/dummyjson/API.md``; section numbers below refer to it), and it
+can misbehave on purpose: a rate limiter, injected failures for the next N requests, and seeded
+random faults (error answers, hangs, truncated bodies, dropped connections).
 
 Standard library only, so that the ``source`` command stays light::
 

@@ -15,12 +15,12 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="session")
-def dagster_door(tmp_path_factory, medusa_stack, shared_data_dir) -> Iterator[DagsterDoor]:
+def dagster_door(tmp_path_factory, medusa_stack, snapshot_dir) -> Iterator[DagsterDoor]:
     """Pages of 100 (the 194 products span two), the schedule every minute but stopped."""
     root = tmp_path_factory.mktemp("dagster_door")
     with start_door(
         root,
-        shared_data_dir / "products.json",
+        snapshot_dir / "products.json",
         medusa_stack,
         {
             "SYNC_PAGE_SIZE": "100",

@@ -123,7 +123,7 @@ def test_a_full_sync_on_postgres_backed_dagster_storage(
     postgres_instance,
     empty_store,
     source_server,
-    shared_data_dir: Path,
+    snapshot_dir: Path,
     sync_settings,
     stack_resources,
     medusa_client,
@@ -141,7 +141,7 @@ def test_a_full_sync_on_postgres_backed_dagster_storage(
     runner = SyncRunner(instance, sync_settings, stack_resources(source_server.url))
     summary = runner.run()
     assert summary.ok, summary
-    expected = json.loads((shared_data_dir / "products.json").read_text())
+    expected = json.loads((snapshot_dir / "products.json").read_text())
     assert summary.total == len(expected) == 194
     assert_exact_catalog(medusa_client, store_catalog, expected)
 

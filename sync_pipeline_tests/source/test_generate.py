@@ -26,8 +26,8 @@ SKU = re.compile(r"[A-Z]{3}-[A-Z]{3}-[A-Z]{3}-\d{3,}")
 
 
 @pytest.fixture(scope="module")
-def real_products(shared_data_dir) -> list[dict]:
-    return json.loads((shared_data_dir / "products.json").read_text(encoding="utf-8"))
+def real_products(snapshot_dir) -> list[dict]:
+    return json.loads((snapshot_dir / "products.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

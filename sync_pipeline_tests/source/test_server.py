@@ -45,14 +45,14 @@ def get(source_server, http):
 
 
 @pytest.fixture(scope="module")
-def real_products(shared_data_dir) -> list[dict]:
-    return json.loads((shared_data_dir / "products.json").read_text(encoding="utf-8"))
+def real_products(snapshot_dir) -> list[dict]:
+    return json.loads((snapshot_dir / "products.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture
-def data_copy(shared_data_dir, tmp_path) -> Path:
+def data_copy(snapshot_dir, tmp_path) -> Path:
     """A private copy of products.json, for servers with options or a changing file."""
-    return Path(shutil.copy(shared_data_dir / "products.json", tmp_path / "products.json"))
+    return Path(shutil.copy(snapshot_dir / "products.json", tmp_path / "products.json"))
 
 
 def _ids(response: requests.Response) -> list[int]:
@@ -228,13 +228,13 @@ def test_unknown_product_id_is_a_json_404(get, product_id):
 # --------------------------------------------------------------------------- categories
 
 
-def test_categories_match_the_shared_files(get, shared_data_dir):
-    expected = json.loads((shared_data_dir / "categories.json").read_text())
+def test_categories_match_the_snapshot_files(get, snapshot_dir):
+    expected = json.loads((snapshot_dir / "categories.json").read_text())
     response = get("/products/categories")
     assert response.status_code == 200
     assert response.json() == expected
     assert len(expected) == 24
-    category_list = json.loads((shared_data_dir / "category-list.json").read_text())
+    category_list = json.loads((snapshot_dir / "category-list.json").read_text())
     assert get("/products/category-list").json() == category_list
 
 
@@ -294,8 +294,8 @@ def test_request_log(source_server, get):
 # --------------------------------------------------------------------------- legacy
 
 
-def test_legacy_shape(shared_data_dir, tmp_path):
-    data = Path(shutil.copy(shared_data_dir / "products-100.json", tmp_path / "old.json"))
+def test_legacy_shape(snapshot_dir, tmp_path):
+    data = Path(shutil.copy(snapshot_dir / "products-100.json", tmp_path / "old.json"))
     with DummyJSONServer(data, legacy=True) as server:
         base = server.url
         assert requests.get(f"{base}/products", timeout=5).json()["total"] == 100
@@ -590,8 +590,22 @@ def test_cli_serve_rejects_bad_options(data_copy, capsys, args, option):
     assert option in capsys.readouterr().err
 
 
-def test_cli_serve_names_an_invalid_data_file(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "cannot read data file {path}: No such file or directory"),
+        ("nope", "data file {path} is not valid UTF-8 JSON"),
+        ({}, "cannot read data file {path}: Is a directory"),
+    ],
+)
+def test_cli_serve_names_a_bad_data_file_in_one_line(tmp_path, capsys, content, problem):
     bad = tmp_path / "bad.json"
-    bad.write_text("nope")
-    assert source_cli.main(["source", "serve", "--data", str(bad)]) == 1
-    assert str(bad) in capsys.readouterr().err
+    if content == {}:
+        bad.mkdir()
+    elif content is not None:
+        bad.write_text(content)
+    assert source_cli.main(["source", "serve", "--data", str(bad)]) == 2
+    out = capsys.readouterr()
+    [line] = out.err.splitlines()
+    assert line.startswith("sync-pipeline source serve: error: " + problem.format(path=bad))
+    assert out.out == ""
