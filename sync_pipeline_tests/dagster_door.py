@@ -128,13 +128,19 @@ class DagsterDoor:
 
 @contextmanager
 def dagster_door(
-    root: Path, data: Path, stack: Any, settings: Mapping[str, str]
+    root: Path,
+    data: Path,
+    stack: Any,
+    settings: Mapping[str, str],
+    *,
+    daemon_loop_seconds: float | None = None,
 ) -> Iterator[DagsterDoor]:
     """``dagster dev`` on the project's code location, in a fresh ``DAGSTER_HOME`` under
     ``root`` with the project's ``dagster.yaml`` (a new user's instance), reading a local
     DummyJSON that serves a copy of ``data`` (rewrite ``door.data``: the server reloads it),
     writing to the local ``stack``'s Medusa, with the extra ``settings`` in its environment.
     The nightly schedule is stopped before the daemon starts: no tick fires until asked for.
+    ``daemon_loop_seconds``: see :func:`dagster_dev` (tests shorten it; ``bench.doors`` not).
     """
     home = root / "dagster_home"
     home.mkdir()
@@ -159,6 +165,7 @@ def dagster_door(
             cwd=REPO_ROOT,
             env=env,
             log_path=root / "dagster-dev.log",
+            daemon_loop_seconds=daemon_loop_seconds,
         ) as url:
             door.url = url
             yield door

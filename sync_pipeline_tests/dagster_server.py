@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 from sync_pipeline.stack.procs import start_detached
 
+DAEMON_LOOP_DIR = Path(__file__).resolve().parent / "daemon_loop"
+
 
 class DagsterGraphQLError(RuntimeError):
     """The GraphQL endpoint answered with ``errors`` (or not at all)."""
@@ -137,6 +139,7 @@ def dagster_dev(
     log_path: Path | None = None,
     startup_timeout: float = 120,
     shutdown_timeout: float = 60,
+    daemon_loop_seconds: float | None = None,
 ) -> Iterator[str]:
     """Run ``dagster dev <target> -h 127.0.0.1 -p <port>``; yield its base URL once loaded.
 
@@ -145,7 +148,8 @@ def dagster_dev(
     ``dagster.yaml`` if it has none); output goes to ``log_path`` (default:
     ``<dagster_home>/dagster-dev.log``). The server runs in a process group of its own; on exit
     it gets SIGINT (its Ctrl-C shutdown), and whatever of the group is left after
-    ``shutdown_timeout`` is SIGKILLed.
+    ``shutdown_timeout`` is SIGKILLed. ``daemon_loop_seconds`` shortens the backfill daemon's
+    fixed 30 s loop (``daemon_loop/sitecustomize.py``); default: Dagster's own.
     """
     dagster_home.mkdir(parents=True, exist_ok=True)
     (dagster_home / "dagster.yaml").touch()
@@ -155,6 +159,10 @@ def dagster_dev(
     command = [sys.executable, "-c", _EXEC_WITH_DEFAULT_SIGNALS, dagster, "dev", *target]
     command += ["-h", "127.0.0.1", "-p", str(port)]
     environment = {**os.environ, **(env or {}), "DAGSTER_HOME": str(dagster_home)}
+    if daemon_loop_seconds is not None:
+        paths = [str(DAEMON_LOOP_DIR), environment.get("PYTHONPATH", "")]
+        environment["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        environment["SYNC_TEST_DAEMON_LOOP_SECONDS"] = str(daemon_loop_seconds)
     base_url = f"http://127.0.0.1:{port}"
     process = start_detached(command, cwd=cwd, env=environment, log=log_file)
 
