@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ os.environ.setdefault("SYNC_FETCH_RETRY_DELAY", "0.01")
 os.environ.setdefault("SYNC_PAGE_SIZE", "100")
 
 from sync_pipeline.mapping import normalize_products
-from sync_pipeline.settings import DUMMYJSON_SNAPSHOT_DIR
+from sync_pipeline.settings import DUMMYJSON_SNAPSHOT_DIR, LOCAL_DIR
 from sync_pipeline.source.server import DummyJSONServer
 
 # The fixtures that bring up the local stack (Medusa + PostgreSQL). A test that uses one, directly
@@ -75,11 +76,48 @@ def source_server(snapshot_dir: Path) -> Iterator[DummyJSONServer]:
 
 
 @pytest.fixture(scope="session")
-def medusa_stack():
-    """The local stack (Medusa + PostgreSQL), started if needed: a no-op when already up."""
+def medusa_stack(worker_id: str):
+    """This test process's store: the local stack's (Medusa + PostgreSQL, started if needed; a
+    no-op when already up), or, for the second and later pytest-xdist workers, a side store of
+    their own beside it, so that workers running side by side never share a store."""
     from sync_pipeline import stack
 
-    return stack.up(out=lambda _line: None)
+    info = stack.up(out=lambda _line: None)
+    if worker_id in ("master", "gw0"):
+        yield info
+        return
+    with stack.side_store(worker_id) as store:
+        yield store
+
+
+@pytest.fixture(autouse=True)
+def _stack_turn(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests of the stack itself (``stack_info``: down and up, resets of the working store)
+    run alone; tests that only use their worker's store (``medusa_stack``) run side by side.
+
+    A readers-writer lock over every pytest-xdist worker: ``flock`` shared or exclusive on one
+    file, entered through a turnstile so that a waiting writer is not starved by readers.
+    """
+    fixtures = set(request.fixturenames)
+    mode = (
+        fcntl.LOCK_EX
+        if "stack_info" in fixtures
+        else fcntl.LOCK_SH
+        if "medusa_stack" in fixtures
+        else None
+    )
+    if mode is None:
+        yield
+        return
+    LOCAL_DIR.mkdir(exist_ok=True)
+    with (
+        open(LOCAL_DIR / "tests.turnstile", "a") as turnstile,
+        open(LOCAL_DIR / "tests.lock", "a") as lock,
+    ):
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        fcntl.flock(lock, mode)
+        fcntl.flock(turnstile, fcntl.LOCK_UN)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +134,7 @@ def empty_store(medusa_stack):
     """An empty store (no products, categories or tags), same API key."""
     from sync_pipeline import stack
 
-    stack.reset_store()
+    stack.reset_store(store=medusa_stack)
     return medusa_stack
 
 

@@ -7,6 +7,8 @@ Use from Python (the test suite does)::
     info = stack.up()            # idempotent; returns base_url, api_key, admin credentials
     stack.reset_store()          # empty store in well under 2 s, same key; returns seconds
     stack.status().up            # True when Medusa is healthy and the key is accepted
+    with stack.side_store("gw1") as store:   # a second store beside it (test workers)
+        stack.reset_store(store=store)
     stack.down()                 # stop what `up` started
 
 or from the shell: ``sync-pipeline stack up|down|reset|status``. ``up`` also writes
@@ -26,6 +28,7 @@ from sync_pipeline.stack.core import (
     connection,
     down,
     reset_store,
+    side_store,
     status,
     up,
 )
@@ -37,6 +40,7 @@ __all__ = [
     "connection",
     "down",
     "reset_store",
+    "side_store",
     "status",
     "up",
 ]

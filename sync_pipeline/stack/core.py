@@ -11,8 +11,11 @@ template is valid in the working database and after every ``reset_store``, and s
 
 from __future__ import annotations
 
+import contextlib
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,7 @@ class StackInfo:
     admin_password: str
     env_file: Path = MEDUSA_ENV_FILE
     shop: ShopInfo | None = None
+    database: str = ""  # the store's database: the working one, or a side store's
 
     def __repr__(self) -> str:  # keep secrets out of test reports and logs
         return (
@@ -149,6 +153,7 @@ def _info_from_state(state: StackState) -> StackInfo | None:
         admin_email=db.admin_email,
         admin_password=db.admin_password,
         shop=db.shop,
+        database=target.working_db,
     )
 
 
@@ -219,51 +224,104 @@ def up(out: Printer = print) -> StackInfo:
 # --- reset ---------------------------------------------------------------------------------
 
 
-def reset_store(out: Printer = running.quiet, *, wait_for_key: bool = True) -> float:
-    """Empty the store: replace the working database with a fresh copy of the template.
+def _set_up_target(state: StackState, step: str) -> PgTarget:
+    """The recorded PostgreSQL target, once ``up`` has made its template and key."""
+    target = state.target
+    db = state.databases.get(target.id) if target else None
+    if target is None or db is None or db.api_key is None or not db.working_key_id:
+        raise StackError(step, "the stack is not set up; run `sync-pipeline stack up` first")
+    if target.kind == "embedded" and not running.embedded_up(state, target):
+        raise StackError(
+            step,
+            "the embedded PostgreSQL is not running; run `sync-pipeline stack up`",
+            postgres.embedded_log(),
+        )
+    return target
 
-    Takes well under 2 s and needs no restart; the API key stays valid. Returns the
-    seconds it took. When Medusa runs, waits until the key is accepted again, so the next
-    request of a test cannot hit a connection the reset just severed.
+
+def _wait_for_key(info: StackInfo, log: Path) -> None:
+    """Until Medusa accepts the key again: a reset severs its database connections."""
+    deadline = time.monotonic() + 10
+    while medusa.key_status(info.base_url, info.api_key, timeout=2) != 200:
+        if time.monotonic() > deadline:
+            raise StackError("reset", "Medusa did not serve requests again after the reset", log)
+        time.sleep(0.05)
+
+
+def reset_store(
+    out: Printer = running.quiet, *, wait_for_key: bool = True, store: StackInfo | None = None
+) -> float:
+    """Empty the store: replace its database with a fresh copy of the template.
+
+    ``store``: the working store (default) or a side store (:func:`side_store`). Takes well
+    under 2 s and needs no restart; the API key stays valid. Returns the seconds it took.
+    When Medusa runs, waits until the key is accepted again, so the next request of a test
+    cannot hit a connection the reset just severed.
     """
     began = time.monotonic()
     with stack_lock():
         state = StackState.load()
-        target = state.target
-        db = state.databases.get(target.id) if target else None
-        if target is None or db is None or db.api_key is None or not db.working_key_id:
-            raise StackError("reset", "the stack is not set up; run `sync-pipeline stack up` first")
-        if target.kind == "embedded" and not running.embedded_up(state, target):
-            raise StackError(
-                "reset",
-                "the embedded PostgreSQL is not running; run `sync-pipeline stack up`",
-                postgres.embedded_log(),
+        target = _set_up_target(state, "reset")
+        database = store.database if store and store.database else target.working_db
+        if database == target.working_db:
+            # A copy of the template under way finishes in about a second: waiting for it is
+            # cheaper than cloning again next to it.
+            running.wait_spare_job(state, timeout=5)
+            postgres.admin(
+                target, "reset", database, target.template_db, target.spare_db, step="reset"
             )
-        # A copy of the template under way finishes in about a second: waiting for it is
-        # cheaper than cloning again next to it.
-        running.wait_spare_job(state, timeout=5)
-        postgres.admin(
-            target, "reset", target.working_db, target.template_db, target.spare_db, step="reset"
-        )
-        running.ensure_spare(state, target, spare_exists=False)
-        info = _info_from_state(state)
-        md = state.medusa
-        if wait_for_key and info and md and md.target == target.id and procs.is_running(md):
-            deadline = time.monotonic() + 10
-            while medusa.key_status(info.base_url, info.api_key, timeout=2) != 200:
-                if time.monotonic() > deadline:
-                    raise StackError(
-                        "reset",
-                        "Medusa did not serve requests again after the reset",
-                        LOGS_DIR / "medusa.log",
-                    )
-                time.sleep(0.05)
+            running.ensure_spare(state, target, spare_exists=False)
+            md = state.medusa
+            serving = md and md.target == target.id and procs.is_running(md)
+            info = _info_from_state(state) if serving else None
+            log = LOGS_DIR / "medusa.log"
+        else:
+            postgres.admin(target, "reset", database, target.template_db, step="reset")
+            info, log = store, _side_log(database)
+        if wait_for_key and info:
+            _wait_for_key(info, log)
     elapsed = time.monotonic() - began
     out(
-        f"store reset in {elapsed:.2f} s (database {target.working_db!r} recreated from "
+        f"store reset in {elapsed:.2f} s (database {database!r} recreated from "
         f"{target.template_db!r})"
     )
     return elapsed
+
+
+# --- side stores ---------------------------------------------------------------------------
+
+
+def _side_log(database: str) -> Path:
+    return LOGS_DIR / f"medusa-{database}.log"
+
+
+@contextmanager
+def side_store(name: str) -> Iterator[StackInfo]:
+    """Another store beside the working one, while the block runs: test workers that run side
+    by side each get one, so no two of them empty or fill the same store.
+
+    Its database (``<working db>_<name>``) is a fresh copy of the template, so the API key,
+    the admin user and the shop are the working store's; its own Medusa listens on a free
+    port and is stopped, and the database dropped, on exit. Needs a stack that is up.
+    """
+    step = f"side store {name}"
+    with stack_lock():
+        state = StackState.load()
+        target = _set_up_target(state, step)
+        info = _info_from_state(state)
+        if info is None:
+            raise StackError(step, "the stack is not up; run `sync-pipeline stack up` first")
+        database = f"{target.working_db}_{name}"
+        postgres.admin(target, "reset", database, target.template_db, step=step)
+    port = medusa.free_port()
+    env = medusa.child_env(target.url(database), load_secrets())
+    server = medusa.start_server(step, port=port, env=env, log=_side_log(database))
+    try:
+        yield replace(info, base_url=medusa.base_url(port), database=database)
+    finally:
+        procs.stop(server, timeout=20)
+        with contextlib.suppress(StackError):
+            postgres.admin(target, "drop", database, step=step)
 
 
 # --- down ----------------------------------------------------------------------------------

@@ -41,6 +41,9 @@ def env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     ):
         os.environ.pop(key, None)
     yield path
+    # The test's own setenv first: undone later, it would bring back the values the test had
+    # loaded from the file (a stale DATABASE_URL that a later `stack up` in this process obeys).
+    monkeypatch.undo()
     # load_local_env writes os.environ directly: put it back exactly as it was.
     os.environ.clear()
     os.environ.update(saved)
