@@ -28,10 +28,10 @@ from sync_pipeline.stack.core import (
     connection,
     down,
     reset_store,
-    side_store,
     status,
     up,
 )
+from sync_pipeline.stack.side_store import side_store
 
 __all__ = [
     "StackError",

@@ -80,6 +80,11 @@ class StackError(RuntimeError):
 _FILE_SNAPSHOTS: dict[Path, dict[str, str]] = {MEDUSA_ENV_FILE: read_env_file(MEDUSA_ENV_FILE)}
 
 
+def side_store_log(database: str) -> Path:
+    """The log of the Medusa that serves a side store's database."""
+    return LOGS_DIR / f"medusa-{database}.log"
+
+
 def user_env(key: str) -> str | None:
     """The value of ``key`` set by the user's environment, ignoring ``.local/medusa.env``.
 

@@ -11,11 +11,8 @@ template is valid in the working database and after every ``reset_store``, and s
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +26,7 @@ from sync_pipeline.stack.config import (
     ensure_dirs,
     load_secrets,
     medusa_port,
+    side_store_log,
     stack_lock,
     user_env,
 )
@@ -140,7 +138,7 @@ def _write_env_file(info: StackInfo) -> bool:
     return True
 
 
-def _info_from_state(state: StackState) -> StackInfo | None:
+def info_from_state(state: StackState) -> StackInfo | None:
     target, md = state.target, state.medusa
     if target is None or md is None:
         return None
@@ -185,7 +183,7 @@ def _fast_path(state: StackState, target: PgTarget, port: int) -> StackInfo | No
     # medusa-config.ts, the lockfile or src/ changed since the build: rebuild and restart.
     if state.build_fingerprint != medusa.build_fingerprint():
         return None
-    info = _info_from_state(state)
+    info = info_from_state(state)
     if info is None or not medusa.healthy(info.base_url):
         return None
     if medusa.key_status(info.base_url, info.api_key) != 200:
@@ -213,7 +211,7 @@ def up(out: Printer = print) -> StackInfo:
             return info
         began = time.monotonic()
         steps.run(state, target, port, out)
-        info = _info_from_state(state)
+        info = info_from_state(state)
         assert info is not None
         changed = _write_env_file(info)
         out(f"==> {MEDUSA_ENV_FILE}: {'written' if changed else 'up to date'}")
@@ -224,7 +222,7 @@ def up(out: Printer = print) -> StackInfo:
 # --- reset ---------------------------------------------------------------------------------
 
 
-def _set_up_target(state: StackState, step: str) -> PgTarget:
+def set_up_target(state: StackState, step: str) -> PgTarget:
     """The recorded PostgreSQL target, once ``up`` has made its template and key."""
     target = state.target
     db = state.databases.get(target.id) if target else None
@@ -261,7 +259,7 @@ def reset_store(
     began = time.monotonic()
     with stack_lock():
         state = StackState.load()
-        target = _set_up_target(state, "reset")
+        target = set_up_target(state, "reset")
         database = store.database if store and store.database else target.working_db
         if database == target.working_db:
             # A copy of the template under way finishes in about a second: waiting for it is
@@ -273,11 +271,11 @@ def reset_store(
             running.ensure_spare(state, target, spare_exists=False)
             md = state.medusa
             serving = md and md.target == target.id and procs.is_running(md)
-            info = _info_from_state(state) if serving else None
+            info = info_from_state(state) if serving else None
             log = LOGS_DIR / "medusa.log"
         else:
             postgres.admin(target, "reset", database, target.template_db, step="reset")
-            info, log = store, _side_log(database)
+            info, log = store, side_store_log(database)
         if wait_for_key and info:
             _wait_for_key(info, log)
     elapsed = time.monotonic() - began
@@ -286,42 +284,6 @@ def reset_store(
         f"{target.template_db!r})"
     )
     return elapsed
-
-
-# --- side stores ---------------------------------------------------------------------------
-
-
-def _side_log(database: str) -> Path:
-    return LOGS_DIR / f"medusa-{database}.log"
-
-
-@contextmanager
-def side_store(name: str) -> Iterator[StackInfo]:
-    """Another store beside the working one, while the block runs: test workers that run side
-    by side each get one, so no two of them empty or fill the same store.
-
-    Its database (``<working db>_<name>``) is a fresh copy of the template, so the API key,
-    the admin user and the shop are the working store's; its own Medusa listens on a free
-    port and is stopped, and the database dropped, on exit. Needs a stack that is up.
-    """
-    step = f"side store {name}"
-    with stack_lock():
-        state = StackState.load()
-        target = _set_up_target(state, step)
-        info = _info_from_state(state)
-        if info is None:
-            raise StackError(step, "the stack is not up; run `sync-pipeline stack up` first")
-        database = f"{target.working_db}_{name}"
-        postgres.admin(target, "reset", database, target.template_db, step=step)
-    port = medusa.free_port()
-    env = medusa.child_env(target.url(database), load_secrets())
-    server = medusa.start_server(step, port=port, env=env, log=_side_log(database))
-    try:
-        yield replace(info, base_url=medusa.base_url(port), database=database)
-    finally:
-        procs.stop(server, timeout=20)
-        with contextlib.suppress(StackError):
-            postgres.admin(target, "drop", database, step=step)
 
 
 # --- down ----------------------------------------------------------------------------------
@@ -371,7 +333,7 @@ def status() -> StackStatus:
             "working_db": target.working_db,
             "template_db": target.template_db,
         }
-    info = _info_from_state(state)
+    info = info_from_state(state)
     md = state.medusa
     if md and info is not None:
         md_running = procs.is_running(md)
@@ -395,7 +357,7 @@ def status() -> StackStatus:
 
 def connection() -> StackInfo:
     """Base URL + key of the stack as recorded (no checks); raises if it was never set up."""
-    info = _info_from_state(StackState.load())
+    info = info_from_state(StackState.load())
     if info is None:
         raise StackError("connection", "the stack is not set up; run `sync-pipeline stack up`")
     return info

@@ -132,6 +132,27 @@ def test_reset_empties_the_store_and_keeps_the_key(
     stack.reset_store()
 
 
+def test_a_side_store_is_a_store_of_its_own_with_the_working_stores_key(
+    stack_info: stack.StackInfo, admin: requests.Session
+) -> None:
+    stack.reset_store()
+    value = f"side-{uuid.uuid4().hex[:8]}"
+    with stack.side_store("probe") as side:
+        assert side.base_url != stack_info.base_url
+        assert side.api_key == stack_info.api_key and side.shop == stack_info.shop
+        created = admin.post(f"{side.base_url}/admin/product-tags", json={"value": value})
+        assert created.status_code == 200, created.text
+        assert _count(admin, side.base_url, "/admin/product-tags") == 1
+        assert _count(admin, stack_info.base_url, "/admin/product-tags") == 0
+
+        stack.reset_store(store=side)
+        assert _count(admin, side.base_url, "/admin/product-tags") == 0
+        port = int(side.base_url.rsplit(":", 1)[1])
+    assert not postgres.port_open("127.0.0.1", port)  # its Medusa is stopped
+    target = StackState.load().target
+    assert not postgres.db_info(target, side.database, step="test")[side.database]["exists"]
+
+
 def test_reset_from_the_command_line_prints_its_time(stack_info: stack.StackInfo) -> None:
     result = _run_cli("reset")
     assert result.returncode == 0, result.stderr
