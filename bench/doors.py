@@ -57,8 +57,8 @@ def where_time_went(runs: list, started: float, settled: float) -> dict[str, flo
 
 def time_ui_click(door, label: str, path: str | None = None) -> dict[str, Any]:
     """A "Materialize all" click on the lineage page, or on the page at ``path``."""
-    from sync_pipeline import stack
-    from sync_pipeline_tests.dagster_ui import LINEAGE_PATH, materialize_all, open_browser
+    from sync_pipeline.local import stack
+    from sync_pipeline.local.dagster.ui import LINEAGE_PATH, materialize_all, open_browser
 
     stack.reset_store()
     with open_browser() as page:
@@ -80,11 +80,11 @@ def time_ui_click(door, label: str, path: str | None = None) -> dict[str, Any]:
 
 
 def measure(size: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    from sync_pipeline import stack
     from sync_pipeline.defs.automation import whole_catalog_sync
-    from sync_pipeline.source.server import DummyJSONServer
-    from sync_pipeline_tests.dagster_door import dagster_door
-    from sync_pipeline_tests.dagster_ui import job_path
+    from sync_pipeline.local import stack
+    from sync_pipeline.local.dagster.door import dagster_door
+    from sync_pipeline.local.dagster.ui import job_path
+    from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
 
     info = stack.up(out=lambda _line: None)
     path, origin = catalog_file(size, args.seed, workdir)

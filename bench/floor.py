@@ -24,18 +24,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sync_pipeline.dummyjson import DummyJSONClient
-from sync_pipeline.mapping import (
+from sync_pipeline.clients.dummyjson import DummyJSONClient
+from sync_pipeline.clients.medusa import MedusaClient
+from sync_pipeline.clients.models import to_json
+from sync_pipeline.sync.mapping import (
     NormalizedProduct,
     SourceCategory,
     normalize_categories,
     normalize_products,
 )
-from sync_pipeline.medusa import MedusaClient
-from sync_pipeline.models import to_json
-from sync_pipeline.payloads import build_create, category_fields
-from sync_pipeline.product_lookup import BATCH_RESPONSE_FIELDS
-from sync_pipeline.store_setup import CREATE_CONCURRENCY, ensure_store
+from sync_pipeline.sync.payloads import build_create, category_fields
+from sync_pipeline.sync.product_lookup import BATCH_RESPONSE_FIELDS
+from sync_pipeline.sync.store_setup import CREATE_CONCURRENCY, ensure_store
 
 CREATE_FIELDS = f"{BATCH_RESPONSE_FIELDS},variants.inventory_items.inventory_item_id"
 
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args(argv)
     if not (args.medusa and args.api_key):
-        from sync_pipeline import stack
+        from sync_pipeline.local import stack
 
         info = stack.connection()
         args.medusa = args.medusa or info.base_url

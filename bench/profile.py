@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
     args.out_dir.mkdir(parents=True, exist_ok=True)
 
-    from sync_pipeline import stack
-    from sync_pipeline.source.server import DummyJSONServer
+    from sync_pipeline.local import stack
+    from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
 
     info = stack.up(out=print)
     with tempfile.TemporaryDirectory(prefix="sync-profile-") as tmp:

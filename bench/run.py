@@ -32,8 +32,8 @@ from typing import Any
 
 from bench import report
 from bench.floor import read_source, run_floor
+from sync_pipeline.local.dummyjson_server.catalog_file import DataFileError, load_products
 from sync_pipeline.settings import DUMMYJSON_SNAPSHOT_DIR, REPO_ROOT, SyncSettings
-from sync_pipeline.source.catalog_file import DataFileError, load_products
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 DEFAULT_SIZES = (194, 1_000, 10_000)
@@ -60,7 +60,7 @@ def catalog_file(
     """The catalog to serve: the real 194 products, or a generated one."""
     if size == REAL_SIZE:
         return real, f"real ({real})"
-    from sync_pipeline.source.generate import generate_catalog, write_catalog
+    from sync_pipeline.local.dummyjson_server.generate import generate_catalog, write_catalog
 
     path = workdir / f"generated-{size}-{seed}.json"
     write_catalog(generate_catalog(size, seed), path)
@@ -225,9 +225,9 @@ def machine() -> dict[str, Any]:
 
 
 def measure_size(size: int, args: argparse.Namespace, info, workdir: Path) -> dict[str, Any]:
-    from sync_pipeline import stack
-    from sync_pipeline.medusa import MedusaClient
-    from sync_pipeline.source.server import DummyJSONServer
+    from sync_pipeline.clients.medusa import MedusaClient
+    from sync_pipeline.local import stack
+    from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
 
     path, origin = catalog_file(size, args.seed, workdir, args.real_catalog)
     result: dict[str, Any] = {"size": size, "catalog": origin}
@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     args.log_dir = args.out.parent / "logs"
     args.log_dir.mkdir(parents=True, exist_ok=True)
 
-    from sync_pipeline import stack
+    from sync_pipeline.local import stack
 
     info = stack.up(out=print)
     meta = {

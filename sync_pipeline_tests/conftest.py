@@ -16,9 +16,9 @@ os.environ.setdefault("SYNC_FETCH_RETRY_DELAY", "0.01")
 # multi-page behaviour (partitions, re-runs, archival's complete cycle) is exercised.
 os.environ.setdefault("SYNC_PAGE_SIZE", "100")
 
-from sync_pipeline.mapping import normalize_products
+from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
 from sync_pipeline.settings import DUMMYJSON_SNAPSHOT_DIR, LOCAL_DIR
-from sync_pipeline.source.server import DummyJSONServer
+from sync_pipeline.sync.mapping import normalize_products
 
 # The fixtures that bring up the local stack (Medusa + PostgreSQL). A test that uses one, directly
 # or through another fixture, is end-to-end whatever its module says, so `-m "not e2e"` (the
@@ -80,7 +80,7 @@ def medusa_stack(worker_id: str):
     """This test process's store: the local stack's (Medusa + PostgreSQL, started if needed; a
     no-op when already up), or, for the second and later pytest-xdist workers, a side store of
     their own beside it, so that workers running side by side never share a store."""
-    from sync_pipeline import stack
+    from sync_pipeline.local import stack
 
     info = stack.up(out=lambda _line: None)
     if worker_id in ("master", "gw0"):
@@ -122,7 +122,7 @@ def _stack_turn(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def medusa_client(medusa_stack):
-    from sync_pipeline.medusa import MedusaClient
+    from sync_pipeline.clients.medusa import MedusaClient
 
     client = MedusaClient(medusa_stack.base_url, api_key=medusa_stack.api_key)
     yield client
@@ -132,7 +132,7 @@ def medusa_client(medusa_stack):
 @pytest.fixture
 def empty_store(medusa_stack):
     """An empty store (no products, categories or tags), same API key."""
-    from sync_pipeline import stack
+    from sync_pipeline.local import stack
 
     stack.reset_store(store=medusa_stack)
     return medusa_stack
@@ -179,7 +179,7 @@ def stack_resources(medusa_stack, sync_settings):
 @pytest.fixture
 def sync_runner(dagster_instance, stack_resources, sync_settings):
     """A ``SyncRunner`` reading from ``source_url`` and writing to the stack's Medusa."""
-    from sync_pipeline.runner import SyncRunner
+    from sync_pipeline.cli.runner import SyncRunner
 
     def make(source_url: str) -> SyncRunner:
         return SyncRunner(dagster_instance, sync_settings, stack_resources(source_url))
@@ -225,7 +225,7 @@ def store_catalog(medusa_client):
 @pytest.fixture
 def generated_catalog():
     """Write a synthetic DummyJSON catalog of ``count`` products; returns its path."""
-    from sync_pipeline.source.generate import generate_catalog, write_catalog
+    from sync_pipeline.local.dummyjson_server.generate import generate_catalog, write_catalog
 
     def make(folder: Path, count: int, seed: int = 1) -> Path:
         path = folder / f"generated-{count}-{seed}.json"

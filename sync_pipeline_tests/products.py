@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sync_pipeline.mapping import NormalizedProduct, external_id
+from sync_pipeline.sync.mapping import NormalizedProduct, external_id
 
 
 def product(source_id: int, stock: int | None = None, **fields: Any) -> NormalizedProduct:

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from sync_pipeline.medusa import MedusaClient
+from sync_pipeline.clients.medusa import MedusaClient
 
 PRODUCT_FIELDS = "id,handle,title,*variants.calculated_price,+variants.inventory_quantity"
 

@@ -29,8 +29,8 @@ import requests
 from sync_pipeline.defs.medusa_assets import RECORDS_SYNCED_CHECK, STOREFRONT_CHECK
 from sync_pipeline.defs.plan import PARTITION_TAG
 from sync_pipeline.defs.reports import WriteReport, plain
-from sync_pipeline.mapping import RejectedRecord
 from sync_pipeline.settings import SyncSettings
+from sync_pipeline.sync.mapping import RejectedRecord
 
 logger = logging.getLogger(__name__)
 

@@ -5,12 +5,12 @@ from typing import Literal
 
 import dagster as dg
 
-from sync_pipeline.archival import archive_products, list_owned_products, plan_archival
 from sync_pipeline.defs.cycle import WRITTEN, cycle_status
 from sync_pipeline.defs.dummyjson_assets import GROUP, OWNERS
 from sync_pipeline.defs.medusa_assets import MEDUSA_POOL, RequestMeter
 from sync_pipeline.defs.reports import ArchivalReport, VanishedProduct
 from sync_pipeline.defs.resources import MedusaResource
+from sync_pipeline.sync.archival import archive_products, list_owned_products, plan_archival
 
 
 class ArchivalConfig(dg.Config):

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import dagster as dg
 
+from sync_pipeline.clients.dummyjson import DummyJSONClient, SourceError, SourceUnavailable
 from sync_pipeline.defs.cycle import ids_on_earlier_pages
 from sync_pipeline.defs.partitions import (
     page_index,
@@ -20,14 +21,13 @@ from sync_pipeline.defs.partitions import (
 )
 from sync_pipeline.defs.reports import CatalogReport, FetchReport, NormalizeReport
 from sync_pipeline.defs.resources import DummyJSONResource
-from sync_pipeline.dummyjson import DummyJSONClient, SourceError, SourceUnavailable
-from sync_pipeline.mapping import (
+from sync_pipeline.settings import SyncSettings
+from sync_pipeline.sync.mapping import (
     NormalizedPage,
     SourceCategory,
     normalize_categories,
     normalize_products,
 )
-from sync_pipeline.settings import SyncSettings
 
 T = TypeVar("T")
 GROUP = "catalog_sync"

@@ -14,7 +14,7 @@ from sync_pipeline.defs.medusa_assets import RECORDS_SYNCED_CHECK
 from sync_pipeline.defs.partitions import product_pages
 from sync_pipeline.defs.plan import PARTITION_TAG
 from sync_pipeline.defs.reports import WriteReport
-from sync_pipeline.mapping import RejectedRecord
+from sync_pipeline.sync.mapping import RejectedRecord
 
 RECORDS_CHECK = dg.AssetCheckKey(WRITTEN, RECORDS_SYNCED_CHECK)
 COLUMNS = ("source_id", "sku", "page", "stage", "reason", "first_seen", "run_id")

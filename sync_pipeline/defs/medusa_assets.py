@@ -7,21 +7,21 @@ from collections import Counter
 
 import dagster as dg
 
-from sync_pipeline.changes import StoreContext
 from sync_pipeline.defs.dummyjson_assets import GROUP, OWNERS
 from sync_pipeline.defs.partitions import product_pages
 from sync_pipeline.defs.reports import RequestCounts, WriteReport
 from sync_pipeline.defs.resources import MedusaResource
-from sync_pipeline.mapping import NormalizedPage, SourceCategory
-from sync_pipeline.page_plan import PlannedChange
 from sync_pipeline.settings import SyncSettings
-from sync_pipeline.store_setup import (
+from sync_pipeline.sync.changes import StoreContext
+from sync_pipeline.sync.mapping import NormalizedPage, SourceCategory
+from sync_pipeline.sync.page_plan import PlannedChange
+from sync_pipeline.sync.store_setup import (
     StoreSetupError,
     ensure_categories,
     ensure_store,
     storefront_gaps,
 )
-from sync_pipeline.upsert import ProductUpserter
+from sync_pipeline.sync.upsert import ProductUpserter
 
 RECORDS_SYNCED_CHECK = "all_records_synced"
 STOREFRONT_CHECK = "storefront_ready"

@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-from sync_pipeline.mapping import RejectedRecord, Stage
+from sync_pipeline.sync.mapping import RejectedRecord, Stage
 
 RECORD_COLUMNS = ("source_id", "sku", "stage", "reason")
 

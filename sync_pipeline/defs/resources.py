@@ -9,10 +9,10 @@ import dagster as dg
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
-from sync_pipeline.dummyjson import DummyJSONClient
-from sync_pipeline.locking import lock_path, sync_lock
-from sync_pipeline.medusa import MedusaClient
+from sync_pipeline.clients.dummyjson import DummyJSONClient
+from sync_pipeline.clients.medusa import MedusaClient
 from sync_pipeline.settings import DEFAULT_DUMMYJSON_URL, SyncSettings
+from sync_pipeline.sync.locking import lock_path, sync_lock
 
 
 class DummyJSONResource(ConfigurableResource):

@@ -1,5 +1,5 @@
 """The Dagster doors, for real: ``dagster dev`` (webserver, daemon, run queue) on the project's
-code location, started once for these tests (see ``dagster_door.py``).
+code location, started once for these tests (see ``sync_pipeline/local/dagster/door.py``).
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sync_pipeline_tests.dagster_door import DagsterDoor
-from sync_pipeline_tests.dagster_door import dagster_door as start_door
+from sync_pipeline.local.dagster.door import DagsterDoor
+from sync_pipeline.local.dagster.door import dagster_door as start_door
 
 pytestmark = pytest.mark.e2e
 

@@ -13,13 +13,13 @@ import logging
 
 import dagster as dg
 
-from sync_pipeline.changes import StoreContext
 from sync_pipeline.defs.alerts import build_alerts
 from sync_pipeline.defs.medusa_assets import STOREFRONT_CHECK, medusa_products
 from sync_pipeline.defs.partitions import PRODUCT_PAGES, product_pages
 from sync_pipeline.defs.resources import MedusaResource
-from sync_pipeline.mapping import NormalizedPage, RejectedRecord, Stage
 from sync_pipeline.settings import SyncSettings
+from sync_pipeline.sync.changes import StoreContext
+from sync_pipeline.sync.mapping import NormalizedPage, RejectedRecord, Stage
 
 API_KEY = "sk_test_do_not_leak_4242"
 ADMIN_PASSWORD = "hunter2-do-not-leak"

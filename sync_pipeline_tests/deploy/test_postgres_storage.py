@@ -26,8 +26,8 @@ from dagster_graphql.test.utils import execute_dagster_graphql
 from sync_pipeline.definitions import build_definitions
 from sync_pipeline.defs.partitions import registered_pages
 from sync_pipeline.defs.resources import DummyJSONResource, MedusaResource
-from sync_pipeline.locking import lock_path
 from sync_pipeline.settings import REPO_ROOT, SyncSettings
+from sync_pipeline.sync.locking import lock_path
 from sync_pipeline_tests.resilience.catalog import assert_exact_catalog
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +50,7 @@ HOLD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from sync_pipeline.locking import sync_lock
+    from sync_pipeline.sync.locking import sync_lock
     with sync_lock(Path(sys.argv[1]), what="CLI sync held by the test"):
         print("held", flush=True)
         time.sleep(120)
@@ -78,7 +78,7 @@ def _admin(target, statement: str) -> None:
 def postgres_instance(medusa_stack, tmp_path, monkeypatch):
     """A DagsterInstance from deploy/dagster.yaml, its storage a fresh database on the stack's
     PostgreSQL; the database is dropped afterwards."""
-    from sync_pipeline.stack.state import StackState
+    from sync_pipeline.local.stack.state import StackState
 
     target = StackState.load().target
     assert target is not None
@@ -132,7 +132,7 @@ def test_a_full_sync_on_postgres_backed_dagster_storage(
 ):
     from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
-    from sync_pipeline.runner import SyncRunner
+    from sync_pipeline.cli.runner import SyncRunner
 
     instance = postgres_instance
     assert isinstance(instance.run_storage, PostgresRunStorage)

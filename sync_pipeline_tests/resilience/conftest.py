@@ -52,8 +52,8 @@ def resilient_runner(dagster_instance, stack_resources, sync_settings, small_pag
     one at a time (unless ``concurrency`` says otherwise), so the faults and the requests they
     hit are the same in every run.
     """
+    from sync_pipeline.cli.runner import SyncRunner
     from sync_pipeline.defs.resources import MedusaResource
-    from sync_pipeline.runner import SyncRunner
 
     class QuickRetryMedusaResource(MedusaResource):
         def get_client(self):

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from sync_pipeline.dummyjson import DummyJSONClient, SourceError
-from sync_pipeline.source.generate import generate_catalog
-from sync_pipeline.source.server import DummyJSONServer
+from sync_pipeline.clients.dummyjson import DummyJSONClient, SourceError
+from sync_pipeline.local.dummyjson_server.generate import generate_catalog
+from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
 from sync_pipeline_tests.resilience.catalog import assert_exact_catalog
 from sync_pipeline_tests.resilience.rawsource import (
     RawSource,
@@ -343,7 +343,7 @@ def test_nan_in_the_project_servers_data_fails_that_page_clearly(
     assert [(p.key, p.ok) for p in summary.pages] == [("000", True), ("001", False)]
     assert answers == [500] * 4  # 1 + SYNC_FETCH_MAX_RETRIES
     assert summary.pages[1].error == (
-        "dummyjson_product_pages: sync_pipeline.dummyjson.SourceUnavailable: "
+        "dummyjson_product_pages: sync_pipeline.clients.dummyjson.SourceUnavailable: "
         "GET /products: HTTP 500 Something went wrong."
     )
     assert_exact_catalog(

@@ -14,8 +14,8 @@ from collections import Counter
 
 import pytest
 
-from sync_pipeline.source.generate import write_catalog
-from sync_pipeline.source.server import DummyJSONServer
+from sync_pipeline.local.dummyjson_server.generate import write_catalog
+from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
 from sync_pipeline_tests.resilience.catalog import assert_exact_catalog
 
 pytestmark = pytest.mark.e2e

@@ -11,8 +11,8 @@ from collections import Counter
 import dagster as dg
 import pytest
 
-from sync_pipeline.source.faults import FAULT_KINDS, FaultConfig
-from sync_pipeline.source.server import DummyJSONServer
+from sync_pipeline.local.dummyjson_server.faults import FAULT_KINDS, FaultConfig
+from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
 from sync_pipeline_tests.resilience.catalog import assert_exact_catalog
 
 pytestmark = pytest.mark.e2e

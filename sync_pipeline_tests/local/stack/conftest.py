@@ -1,0 +1,27 @@
+"""Fixtures for the stack tests: a real Medusa + PostgreSQL, brought up once per session.
+
+``stack.up()`` is a no-op (well under 2 s) when the stack already runs, so the suite works
+with or without a prior ``sync-pipeline stack up``; a cold start takes about a minute.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from sync_pipeline.local import stack
+
+
+@pytest.fixture(scope="session")
+def stack_info() -> stack.StackInfo:
+    return stack.up(out=lambda _line: None)
+
+
+@pytest.fixture
+def admin(stack_info: stack.StackInfo) -> requests.Session:
+    """A session authenticated with the stack's secret API key (HTTP Basic, empty password)."""
+    session = requests.Session()
+    session.auth = (stack_info.api_key, "")
+    session.headers["Content-Type"] = "application/json"
+    yield session
+    session.close()
