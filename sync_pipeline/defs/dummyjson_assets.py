@@ -72,14 +72,22 @@ def _read(dummyjson: DummyJSONResource, request: Callable[[DummyJSONClient], T])
         client.close()
 
 
-def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
-    source_asset = functools.partial(
+_SourceAsset = Callable[..., Callable[[Callable[..., object]], dg.AssetsDefinition]]
+
+
+def _source_asset(settings: SyncSettings) -> _SourceAsset:
+    """``dg.asset`` with what every asset that reads DummyJSON shares, so it is said once."""
+    return functools.partial(
         dg.asset,
         group_name=GROUP,
         owners=OWNERS,
         kinds={"dummyjson"},
         retry_policy=fetch_retry_policy(settings),
     )
+
+
+def _categories_asset(source_asset: _SourceAsset) -> dg.AssetsDefinition:
+    """The source's categories, which the store's categories are made from."""
 
     @source_asset(
         description=(
@@ -101,6 +109,12 @@ def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
             },
         )
 
+    return dummyjson_categories
+
+
+def _catalog_asset(source_asset: _SourceAsset) -> dg.AssetsDefinition:
+    """The catalog's size, which decides the page partitions a sync cycle runs."""
+
     @source_asset(
         description=(
             "How many products the source has now, and so which pages a sync needs. Each "
@@ -120,11 +134,19 @@ def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
         report = CatalogReport(total, dummyjson.page_size, needed, added, retired)
         return dg.MaterializeResult(metadata=report.to_metadata())
 
+    return dummyjson_catalog
+
+
+def _product_pages_asset(
+    source_asset: _SourceAsset, catalog: dg.AssetsDefinition, page_size: int
+) -> dg.AssetsDefinition:
+    """One raw page per partition, kept as fetched so the later steps can be replayed."""
+
     @source_asset(
         partitions_def=product_pages,
-        deps=[dummyjson_catalog],
+        deps=[catalog],
         description=(
-            f"One raw page of GET /products ({settings.page_size} products per page, ordered "
+            f"One raw page of GET /products ({page_size} products per page, ordered "
             "by id so new products append at the end), kept as fetched so later steps can be "
             "replayed. Network failures are retried with exponential backoff; a 429 waits for "
             "Retry-After. A page that sees more products than the catalog read adds the pages "
@@ -177,6 +199,12 @@ def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
         }
         return dg.Output(raw, metadata=report.to_metadata())
 
+    return dummyjson_product_pages
+
+
+def _normalized_products_asset() -> dg.AssetsDefinition:
+    """A page's records validated and mapped: plain Python, so no source kind and no retries."""
+
     @dg.asset(
         group_name=GROUP,
         owners=OWNERS,
@@ -205,4 +233,12 @@ def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
         )
         return dg.Output(NormalizedPage(products, rejected), metadata=report.to_metadata())
 
-    return [dummyjson_categories, dummyjson_catalog, dummyjson_product_pages, normalized_products]
+    return normalized_products
+
+
+def build_dummyjson_assets(settings: SyncSettings) -> list[dg.AssetsDefinition]:
+    source_asset = _source_asset(settings)
+    categories = _categories_asset(source_asset)
+    catalog = _catalog_asset(source_asset)
+    pages = _product_pages_asset(source_asset, catalog, settings.page_size)
+    return [categories, catalog, pages, _normalized_products_asset()]
