@@ -343,13 +343,16 @@ def _decimal(rng: random.Random, low: float, high: float, int_share: float) -> f
     return round(rng.uniform(low, high), 2)
 
 
-def _titles(rng: random.Random, categories: list[str]) -> tuple[list[str], list[str | None]]:
-    specs = {spec[0]: spec for spec in _CATEGORY_SPECS}
+_SPECS_BY_SLUG: dict[str, tuple[Any, ...]] = {spec[0]: spec for spec in _CATEGORY_SPECS}
+
+
+def _unique_titles(rng: random.Random, categories: list[str]) -> tuple[list[str], list[str | None]]:
+    """A distinct title and a brand (None where the category has none) for each product."""
     used: set[str] = set()
     titles: list[str] = []
     brands: list[str | None] = []
     for category in categories:
-        spec = specs[category]
+        spec = _SPECS_BY_SLUG[category]
         brand_pool, nouns = spec[2], spec[6]
         brand = rng.choice(brand_pool) if brand_pool else None
         title = ""
@@ -375,13 +378,162 @@ def _titles(rng: random.Random, categories: list[str]) -> tuple[list[str], list[
         used.add(title)
         titles.append(title)
         brands.append(brand)
+    return titles, brands
 
-    # The duplicate-title trap: a few products take an earlier product's title.
+
+def _with_duplicate_titles(rng: random.Random, titles: list[str]) -> list[str]:
+    """The duplicate-title trap: a few products take an earlier product's title."""
+    titles = list(titles)
     if len(titles) >= 2:
         duplicates = max(1, round(len(titles) * DUPLICATE_TITLE_SHARE))
         for index in sorted(rng.sample(range(1, len(titles)), duplicates)):
             titles[index] = titles[rng.randrange(index)]
-    return titles, brands
+    return titles
+
+
+def _description(rng: random.Random, title: str, kind: str, uses: tuple[str, ...]) -> str:
+    """A sentence like the real ones, with a closing one when it stays within 203 characters."""
+    quality = rng.choice(_QUALITIES)
+    article = "an" if quality[0] in "aeiou" else "a"
+    description = f"The {title} is {article} {quality} {kind} {rng.choice(uses)}."
+    closing = rng.choice(_CLOSINGS)
+    if len(description) + 1 + len(closing) <= 203:
+        description += " " + closing
+    return description
+
+
+def _tags(rng: random.Random, main_tags: tuple[str, ...], other_tags: tuple[str, ...]) -> list[str]:
+    """One of the category's main tags, then mostly one and rarely two others, as in the data."""
+    tag_count = rng.choices((1, 2, 3), weights=(15, 82, 3))[0]
+    tags = [rng.choice(main_tags)]
+    for tag in rng.sample(other_tags, min(len(other_tags), tag_count - 1)):
+        if tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def _stock(rng: random.Random) -> int:
+    """Mostly in stock; a few products out of stock or low, so every status occurs."""
+    roll = rng.random()
+    if roll < 0.02:
+        return 0
+    if roll < 0.09:
+        return rng.randint(1, 7)
+    return rng.randint(8, 100)
+
+
+def _availability(stock: int) -> str:
+    """``availabilityStatus`` as DummyJSON derives it from ``stock``."""
+    return "Out of Stock" if stock == 0 else "Low Stock" if stock <= 7 else "In Stock"
+
+
+def _sku(category: str, brand: str | None, title: str, product_id: int) -> str:
+    """``AAA-AAA-AAA-000``: unique because the id ends it (wider past id 999)."""
+    sku = f"{_letters(category)}-{_letters(brand) if brand else 'BRD'}-{_letters(title)}"
+    return sku + f"-{product_id:03d}"
+
+
+def _review(rng: random.Random, timestamp: str) -> dict[str, Any]:
+    """One review whose comment agrees with its rating (a 3 may go either way)."""
+    rating = rng.choices((1, 2, 3, 4, 5), weights=(8, 10, 12, 35, 35))[0]
+    if rating >= 4:
+        comment = rng.choice(_POSITIVE_COMMENTS)
+    elif rating <= 2:
+        comment = rng.choice(_NEGATIVE_COMMENTS)
+    else:
+        comment = rng.choice(_POSITIVE_COMMENTS + _NEGATIVE_COMMENTS)
+    first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+    return {
+        "rating": rating,
+        "comment": comment,
+        "date": timestamp,
+        "reviewerName": f"{first} {last}",
+        "reviewerEmail": f"{first.lower()}.{last.lower()}@x.dummyjson.com",
+    }
+
+
+def _unique_barcode(rng: random.Random, used: set[str]) -> str:
+    """A 13-digit barcode no earlier product has; it is added to ``used``."""
+    barcode = str(rng.randrange(10**12, 10**13))
+    while barcode in used:
+        barcode = str(rng.randrange(10**12, 10**13))
+    used.add(barcode)
+    return barcode
+
+
+def _unique_image_dir(category: str, title: str, product_id: int, used: set[str]) -> str:
+    """Where the product's images are, unique across the catalog; it is added to ``used``."""
+    image_dir = f"{IMAGE_BASE}/{category}/{_image_slug(title)}"
+    if image_dir in used:  # a duplicate title in the same category
+        image_dir += f"-{product_id}"
+    used.add(image_dir)
+    return image_dir
+
+
+def _product(
+    rng: random.Random,
+    product_id: int,
+    category: str,
+    title: str,
+    brand: str | None,
+    used_barcodes: set[str],
+    used_image_dirs: set[str],
+) -> dict[str, Any]:
+    """One product in DummyJSON's key order.
+
+    The random draws are made in a fixed order (the dict's values are evaluated top to bottom):
+    moving one changes every catalog a seed gives.
+    """
+    spec = _SPECS_BY_SLUG[category]
+    (low, high), main_tags, other_tags, kind, uses = spec[3], spec[4], spec[5], spec[7], spec[8]
+    description = _description(rng, title, kind, uses)
+    tags = _tags(rng, main_tags, other_tags)
+    stock = _stock(rng)
+    timestamp = TIMESTAMPS[0] if rng.random() < 0.6 else TIMESTAMPS[1]
+    reviews = [_review(rng, timestamp) for _ in range(3)]
+    barcode = _unique_barcode(rng, used_barcodes)
+    image_dir = _unique_image_dir(category, title, product_id, used_image_dirs)
+    image_count = rng.choices(*_IMAGE_COUNT_CHOICES)[0]
+
+    product: dict[str, Any] = {
+        "id": product_id,
+        "title": title,
+        "description": description,
+        "category": category,
+        "price": _money(rng, low, high),
+        "discountPercentage": _decimal(rng, 0.04, 19.61, 0.01),
+        "rating": _decimal(rng, 2.51, 4.99, 0.01),
+        "stock": stock,
+        "tags": tags,
+    }
+    if brand is not None:
+        product["brand"] = brand
+    product.update(
+        {
+            "sku": _sku(category, brand, title, product_id),
+            "weight": rng.randint(1, 10),
+            "dimensions": {
+                "width": _decimal(rng, 5.02, 29.88, 0.01),
+                "height": _decimal(rng, 5.02, 29.88, 0.01),
+                "depth": _decimal(rng, 5.02, 29.88, 0.01),
+            },
+            "warrantyInformation": rng.choices(*_WARRANTY_CHOICES)[0],
+            "shippingInformation": rng.choices(*_SHIPPING_CHOICES)[0],
+            "availabilityStatus": _availability(stock),
+            "reviews": reviews,
+            "returnPolicy": rng.choices(*_RETURN_CHOICES)[0],
+            "minimumOrderQuantity": rng.randint(1, 50),
+            "meta": {
+                "createdAt": timestamp,
+                "updatedAt": timestamp,
+                "barcode": barcode,
+                "qrCode": QR_CODE_URL,
+            },
+            "images": [f"{image_dir}/{n}.webp" for n in range(1, image_count + 1)],
+            "thumbnail": f"{image_dir}/thumbnail.webp",
+        }
+    )
+    return product
 
 
 def generate_catalog(count: int, seed: int) -> list[dict[str, Any]]:
@@ -389,115 +541,16 @@ def generate_catalog(count: int, seed: int) -> list[dict[str, Any]]:
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ValueError(f"count must be an int >= 0, got {count!r}")
     rng = random.Random(seed)
-    specs = {spec[0]: spec for spec in _CATEGORY_SPECS}
     categories = allocate_categories(count)
-    titles, brands = _titles(rng, categories)
-    used_image_dirs: set[str] = set()
+    titles, brands = _unique_titles(rng, categories)
+    titles = _with_duplicate_titles(rng, titles)
     used_barcodes: set[str] = set()
-    products: list[dict[str, Any]] = []
-
-    for index, (category, title, brand) in enumerate(zip(categories, titles, brands, strict=True)):
-        product_id = index + 1
-        spec = specs[category]
-        (low, high), main_tags, other_tags, kind, uses = spec[3], spec[4], spec[5], spec[7], spec[8]
-
-        quality = rng.choice(_QUALITIES)
-        article = "an" if quality[0] in "aeiou" else "a"
-        description = f"The {title} is {article} {quality} {kind} {rng.choice(uses)}."
-        closing = rng.choice(_CLOSINGS)
-        if len(description) + 1 + len(closing) <= 203:
-            description += " " + closing
-
-        tag_count = rng.choices((1, 2, 3), weights=(15, 82, 3))[0]
-        tags = [rng.choice(main_tags)]
-        for tag in rng.sample(other_tags, min(len(other_tags), tag_count - 1)):
-            if tag not in tags:
-                tags.append(tag)
-
-        roll = rng.random()
-        if roll < 0.02:
-            stock = 0
-        elif roll < 0.09:
-            stock = rng.randint(1, 7)
-        else:
-            stock = rng.randint(8, 100)
-        status = "Out of Stock" if stock == 0 else "Low Stock" if stock <= 7 else "In Stock"
-
-        sku = f"{_letters(category)}-{_letters(brand) if brand else 'BRD'}-{_letters(title)}"
-        sku += f"-{product_id:03d}"
-
-        timestamp = TIMESTAMPS[0] if rng.random() < 0.6 else TIMESTAMPS[1]
-        reviews = []
-        for _ in range(3):
-            rating = rng.choices((1, 2, 3, 4, 5), weights=(8, 10, 12, 35, 35))[0]
-            if rating >= 4:
-                comment = rng.choice(_POSITIVE_COMMENTS)
-            elif rating <= 2:
-                comment = rng.choice(_NEGATIVE_COMMENTS)
-            else:
-                comment = rng.choice(_POSITIVE_COMMENTS + _NEGATIVE_COMMENTS)
-            first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
-            reviews.append(
-                {
-                    "rating": rating,
-                    "comment": comment,
-                    "date": timestamp,
-                    "reviewerName": f"{first} {last}",
-                    "reviewerEmail": f"{first.lower()}.{last.lower()}@x.dummyjson.com",
-                }
-            )
-
-        barcode = str(rng.randrange(10**12, 10**13))
-        while barcode in used_barcodes:
-            barcode = str(rng.randrange(10**12, 10**13))
-        used_barcodes.add(barcode)
-
-        image_dir = f"{IMAGE_BASE}/{category}/{_image_slug(title)}"
-        if image_dir in used_image_dirs:  # a duplicate title in the same category
-            image_dir += f"-{product_id}"
-        used_image_dirs.add(image_dir)
-        image_count = rng.choices(*_IMAGE_COUNT_CHOICES)[0]
-
-        product: dict[str, Any] = {
-            "id": product_id,
-            "title": title,
-            "description": description,
-            "category": category,
-            "price": _money(rng, low, high),
-            "discountPercentage": _decimal(rng, 0.04, 19.61, 0.01),
-            "rating": _decimal(rng, 2.51, 4.99, 0.01),
-            "stock": stock,
-            "tags": tags,
-        }
-        if brand is not None:
-            product["brand"] = brand
-        product.update(
-            {
-                "sku": sku,
-                "weight": rng.randint(1, 10),
-                "dimensions": {
-                    "width": _decimal(rng, 5.02, 29.88, 0.01),
-                    "height": _decimal(rng, 5.02, 29.88, 0.01),
-                    "depth": _decimal(rng, 5.02, 29.88, 0.01),
-                },
-                "warrantyInformation": rng.choices(*_WARRANTY_CHOICES)[0],
-                "shippingInformation": rng.choices(*_SHIPPING_CHOICES)[0],
-                "availabilityStatus": status,
-                "reviews": reviews,
-                "returnPolicy": rng.choices(*_RETURN_CHOICES)[0],
-                "minimumOrderQuantity": rng.randint(1, 50),
-                "meta": {
-                    "createdAt": timestamp,
-                    "updatedAt": timestamp,
-                    "barcode": barcode,
-                    "qrCode": QR_CODE_URL,
-                },
-                "images": [f"{image_dir}/{n}.webp" for n in range(1, image_count + 1)],
-                "thumbnail": f"{image_dir}/thumbnail.webp",
-            }
-        )
-        products.append(product)
-    return products
+    used_image_dirs: set[str] = set()
+    rows = zip(categories, titles, brands, strict=True)
+    return [
+        _product(rng, product_id, category, title, brand, used_barcodes, used_image_dirs)
+        for product_id, (category, title, brand) in enumerate(rows, start=1)
+    ]
 
 
 def write_catalog(products: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
