@@ -28,6 +28,14 @@ exit codes:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    _register_sync(commands)
+    _register_demo(commands)
+    _register_errors(commands)
+    _register_ui(commands)
+
+
+def _register_sync(commands: argparse._SubParsersAction) -> None:
+    """``sync``: the pipeline's one run, with what to run and how to report it."""
     sync = commands.add_parser(
         "sync",
         help="Sync the DummyJSON catalog into Medusa (runs recorded in DAGSTER_HOME).",
@@ -67,6 +75,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     sync.set_defaults(func=run_sync)
 
+
+def _register_demo(commands: argparse._SubParsersAction) -> None:
+    """``demo``: the stack, a local source and a sync in one command, for a first look."""
     demo = commands.add_parser(
         "demo",
         help="Start the local stack and a local DummyJSON server on the real data, then sync.",
@@ -85,6 +96,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--legacy", action="store_true", help="Serve the old API shape.")
     demo.set_defaults(func=run_demo)
 
+
+def _register_errors(commands: argparse._SubParsersAction) -> None:
+    """``errors``: the records the supplier has to fix, in a form to send them."""
     errors = commands.add_parser(
         "errors",
         help="List the records the latest sync could not write (for the supplier).",
@@ -99,6 +113,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     errors.set_defaults(func=run_errors)
 
+
+def _register_ui(commands: argparse._SubParsersAction) -> None:
+    """``ui``: Dagster's UI on the same definitions and instance as the CLI."""
     ui = commands.add_parser(
         "ui",
         help="Open the Dagster UI (dagster dev) on this project.",
