@@ -256,7 +256,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print(
             f"Storefront: Store API at {os.environ.get('MEDUSA_BASE_URL')} with "
             f"x-publishable-api-key {os.environ['MEDUSA_PUBLISHABLE_KEY']} and region "
-            f"{os.environ.get('MEDUSA_REGION_ID')} (README: Selling the synced products)"
+            f"{os.environ.get('MEDUSA_REGION_ID')} (docs/selling.md)"
         )
     return code
 
