@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.run import RESULTS_DIR, catalog_file, parse_sizes, run_sync
+from bench.inputs import catalog_file, parse_sizes
+from bench.run import RESULTS_DIR, run_sync
 from sync_pipeline.settings import SyncSettings
 
 UI_CLICKS = ("ui_first", "ui_again", "ui_job")

@@ -20,7 +20,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench.run import RESULTS_DIR, _env_int, catalog_file, run_sync
+from bench.inputs import catalog_file, env_int
+from bench.run import RESULTS_DIR, run_sync
 
 # (bucket, substrings any of which marks it), first match wins; matched against the stack.
 BUCKETS: list[tuple[str, tuple[str, ...]]] = [
@@ -69,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--size", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--page-size", type=int, default=_env_int("SYNC_PAGE_SIZE", 100))
-    parser.add_argument("--batch-size", type=int, default=_env_int("SYNC_BATCH_SIZE", 100))
+    parser.add_argument("--page-size", type=int, default=env_int("SYNC_PAGE_SIZE", 100))
+    parser.add_argument("--batch-size", type=int, default=env_int("SYNC_BATCH_SIZE", 100))
     parser.add_argument("--rate", type=int, default=50, help="py-spy samples per second")
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR / "profile")
     args = parser.parse_args(argv)

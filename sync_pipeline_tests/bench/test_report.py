@@ -6,7 +6,7 @@ import pytest
 
 from bench import report
 from bench.floor import batches
-from bench.run import parse_sizes
+from bench.inputs import parse_sizes
 
 
 def result(size, floor_s, full_s, resync_s, *, reads=20, writes=10, creation=5, rss=100.0):
