@@ -13,7 +13,12 @@ import requests
 
 from sync_pipeline.clients.medusa import MedusaClient
 
-PRODUCT_FIELDS = "id,handle,title,*variants.calculated_price,+variants.inventory_quantity"
+# `+variants.manage_inventory` too: Medusa 2.8 fills `inventory_quantity` only for variants whose
+# `manage_inventory` it was asked for (it left every quantity out without it); 2.21 adds it itself.
+PRODUCT_FIELDS = (
+    "id,handle,title,*variants.calculated_price,+variants.inventory_quantity,"
+    "+variants.manage_inventory"
+)
 
 
 class StoreAPIError(Exception):
