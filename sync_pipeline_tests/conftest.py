@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,21 @@ os.environ.setdefault("SYNC_FETCH_RETRY_DELAY", "0.01")
 os.environ.setdefault("SYNC_PAGE_SIZE", "100")
 
 from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
-from sync_pipeline.settings import DUMMYJSON_SNAPSHOT_DIR, LOCAL_DIR
+from sync_pipeline.settings import DUMMYJSON_SNAPSHOT_DIR
 from sync_pipeline.sync.mapping import normalize_products
+from sync_pipeline_tests.stack_turn import turn
 
 # The fixtures that bring up the local stack (Medusa + PostgreSQL). A test that uses one, directly
 # or through another fixture, is end-to-end whatever its module says, so `-m "not e2e"` (the
 # contributor's fast loop) never starts the stack.
 STACK_FIXTURES = frozenset({"medusa_stack", "stack_info"})
+SNAPSHOT_FILES = (
+    "products.json",
+    "products-100.json",
+    "categories.json",
+    "category-list.json",
+    "categories-legacy.json",
+)
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
@@ -37,11 +46,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def snapshot_dir() -> Path:
     """The DummyJSON snapshot the repository carries (``sync_pipeline/data/dummyjson``)."""
     path = DUMMYJSON_SNAPSHOT_DIR
-    missing = [
-        name
-        for name in ("products.json", "products-100.json", "categories.json", "category-list.json")
-        if not (path / name).is_file()
-    ]
+    missing = [name for name in SNAPSHOT_FILES if not (path / name).is_file()]
     if missing:
         pytest.fail(f"the DummyJSON snapshot is incomplete: no {', '.join(missing)} in {path}")
     return path
@@ -82,41 +87,27 @@ def medusa_stack(worker_id: str):
     their own beside it, so that workers running side by side never share a store."""
     from sync_pipeline.local import stack
 
-    info = stack.up(out=lambda _line: None)
-    if worker_id in ("master", "gw0"):
+    with ExitStack() as session:
+        with turn(fcntl.LOCK_SH):  # never while the other worker takes the stack down and up
+            info = stack.up(out=lambda _line: None)
+            if worker_id not in ("master", "gw0"):
+                info = session.enter_context(stack.side_store(worker_id))
         yield info
-        return
-    with stack.side_store(worker_id) as store:
-        yield store
 
 
 @pytest.fixture(autouse=True)
 def _stack_turn(request: pytest.FixtureRequest) -> Iterator[None]:
     """Tests of the stack itself (``stack_info``: down and up, resets of the working store)
-    run alone; tests that only use their worker's store (``medusa_stack``) run side by side.
-
-    A readers-writer lock over every pytest-xdist worker: ``flock`` shared or exclusive on one
-    file, entered through a turnstile so that a waiting writer is not starved by readers.
-    """
+    run alone; tests that only use their worker's store (``medusa_stack``) run side by side."""
     fixtures = set(request.fixturenames)
-    mode = (
-        fcntl.LOCK_EX
-        if "stack_info" in fixtures
-        else fcntl.LOCK_SH
-        if "medusa_stack" in fixtures
-        else None
-    )
-    if mode is None:
+    if "stack_info" in fixtures:
+        mode = fcntl.LOCK_EX
+    elif "medusa_stack" in fixtures:
+        mode = fcntl.LOCK_SH
+    else:
         yield
         return
-    LOCAL_DIR.mkdir(exist_ok=True)
-    with (
-        open(LOCAL_DIR / "tests.turnstile", "a") as turnstile,
-        open(LOCAL_DIR / "tests.lock", "a") as lock,
-    ):
-        fcntl.flock(turnstile, fcntl.LOCK_EX)
-        fcntl.flock(lock, mode)
-        fcntl.flock(turnstile, fcntl.LOCK_UN)
+    with turn(mode):
         yield
 
 

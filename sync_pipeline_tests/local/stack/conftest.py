@@ -6,15 +6,19 @@ with or without a prior ``sync-pipeline stack up``; a cold start takes about a m
 
 from __future__ import annotations
 
+import fcntl
+
 import pytest
 import requests
 
 from sync_pipeline.local import stack
+from sync_pipeline_tests.stack_turn import turn
 
 
 @pytest.fixture(scope="session")
 def stack_info() -> stack.StackInfo:
-    return stack.up(out=lambda _line: None)
+    with turn(fcntl.LOCK_SH):  # not while another worker's stack test takes it down and up
+        return stack.up(out=lambda _line: None)
 
 
 @pytest.fixture
