@@ -1,4 +1,5 @@
-"""The local stack: a real Medusa 2.21.2 backend on PostgreSQL, started by the project itself.
+"""The local stack: a real Medusa v2 backend (the latest tested release, or MEDUSA_VERSION) on
+PostgreSQL, started by the project itself.
 
 Use from Python (the test suite does)::
 

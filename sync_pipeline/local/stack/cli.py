@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
 from sync_pipeline.local.stack import core
-from sync_pipeline.local.stack.config import StackError, tail
+from sync_pipeline.local.stack.config import (
+    StackError,
+    default_medusa_version,
+    supported_medusa_versions,
+    tail,
+)
 
 
 def _say(message: str) -> None:
@@ -49,6 +55,9 @@ def _up() -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    version = getattr(args, "medusa_version", None)
+    if version:  # as if exported: the stack reads MEDUSA_VERSION
+        os.environ["MEDUSA_VERSION"] = version
     return _run("up", _up)
 
 
@@ -72,8 +81,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "stack",
         help="run the local Medusa + PostgreSQL stack",
         description=(
-            "Local Medusa 2.21.2 backend on PostgreSQL (DATABASE_URL, else 127.0.0.1:5432, else an "
-            "embedded PostgreSQL). State, logs and secrets live in .local/."
+            "Local Medusa backend (the latest tested release, or MEDUSA_VERSION) on PostgreSQL "
+            "(DATABASE_URL, else 127.0.0.1:5432, else an embedded PostgreSQL). State, logs and "
+            "secrets live in .local/."
         ),
         epilog="Example: sync-pipeline stack up && sync-pipeline stack status",
     )
@@ -89,6 +99,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
         ("status", cmd_status, "what runs where; exit 1 if the stack is not up", "stack status"),
     ):
-        commands.add_parser(
+        command = commands.add_parser(
             name, help=summary, description=summary, epilog=f"Example: sync-pipeline {example}"
-        ).set_defaults(func=func)
+        )
+        command.set_defaults(func=func)
+        if name == "up":
+            command.add_argument(
+                "--medusa-version",
+                metavar="X.Y.Z",
+                help="the Medusa release to run (also MEDUSA_VERSION); default: the latest "
+                "tested, "
+                + default_medusa_version()
+                + "; others: those in medusa/releases/ ("
+                + ", ".join(supported_medusa_versions())
+                + ")",
+            )

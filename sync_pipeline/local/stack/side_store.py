@@ -13,7 +13,13 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from sync_pipeline.local.stack import medusa, postgres, procs
-from sync_pipeline.local.stack.config import StackError, load_secrets, side_store_log, stack_lock
+from sync_pipeline.local.stack.config import (
+    StackError,
+    load_secrets,
+    medusa_project,
+    side_store_log,
+    stack_lock,
+)
 from sync_pipeline.local.stack.core import StackInfo, info_from_state, set_up_target
 from sync_pipeline.local.stack.state import StackState
 
@@ -37,7 +43,9 @@ def side_store(name: str) -> Iterator[StackInfo]:
         postgres.admin(target, "reset", database, target.template_db, step=step)
     port = medusa.free_port()
     env = medusa.child_env(target.url(database), load_secrets())
-    server = medusa.start_server(step, port=port, env=env, log=side_store_log(database))
+    server = medusa.start_server(
+        step, project=medusa_project(), port=port, env=env, log=side_store_log(database)
+    )
     try:
         yield replace(info, base_url=medusa.base_url(port), database=database)
     finally:

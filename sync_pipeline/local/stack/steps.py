@@ -28,6 +28,8 @@ from pathlib import Path
 from sync_pipeline.local.stack import medusa, postgres, procs, running
 from sync_pipeline.local.stack.config import (
     LOGS_DIR,
+    MEDUSA_PROJECT_DIR,
+    MedusaProject,
     StackError,
     admin_credentials,
     currency_code,
@@ -73,6 +75,7 @@ class _Context:
 
     state: StackState
     target: PgTarget
+    project: MedusaProject
     port: int
     out: Printer
     secrets: dict[str, str]
@@ -162,7 +165,18 @@ class _Step:
 
 def _install_node_modules(ctx: _Context, step: str) -> None:
     medusa.check_node(step, need_npm=True)
-    medusa.npm_ci(step)
+    if not medusa.default_node_modules_ready():  # the stack's scripts use medusa/'s packages
+        medusa.npm_ci(step, MEDUSA_PROJECT_DIR)
+    if not ctx.project.default:
+        medusa.prepare_release_project(ctx.project)
+        medusa.npm_ci(step, ctx.project.root)
+
+
+def _node_modules_present(ctx: _Context) -> str | None:
+    if not medusa.node_modules_ready(ctx.project):
+        return None
+    where = "medusa" if ctx.project.default else f".local/{ctx.project.root.name}"
+    return f"{where}/node_modules present"
 
 
 def _start_embedded(ctx: _Context, step: str) -> None:
@@ -185,7 +199,10 @@ def _embedded_running(ctx: _Context) -> str | None:
 def _record_target(ctx: _Context, step: str) -> None:
     state, current = ctx.state, ctx.state.target
     if current is not None and current.id != ctx.target.id:
-        ctx.out(f"PostgreSQL changed: {current.describe()} -> {ctx.target.describe()}")
+        if current.describe() != ctx.target.describe():
+            ctx.out(f"PostgreSQL changed: {current.describe()} -> {ctx.target.describe()}")
+        else:  # another Medusa release: its own databases on the same server
+            ctx.out(f"store database: {current.working_db} -> {ctx.target.working_db}")
         running.stop_medusa(state, ctx.out)
     state.target = ctx.target
     state.save()
@@ -220,28 +237,28 @@ def _migrate_template(ctx: _Context, step: str) -> None:
     postgres.admin(target, "drop", target.template_db, step=step)
     postgres.admin(target, "create", target.template_db, step=step)
     ctx.template_open = True
-    medusa.migrate(step, ctx.template_env)
+    medusa.migrate(step, ctx.template_env, ctx.project)
     state.forget_database(target).migrated = True
     state.save()
 
 
 def _create_admin_user(ctx: _Context, step: str) -> None:
     ctx.allow_template_connections(True, step)
-    medusa.create_user(step, ctx.template_env, ctx.email, ctx.password)
+    medusa.create_user(step, ctx.template_env, ctx.email, ctx.password, ctx.project)
     ctx.db.admin_email, ctx.db.admin_password = ctx.email, ctx.password
     ctx.state.save()
 
 
 def _build_up_to_date(ctx: _Context) -> str | None:
-    current = ctx.state.build_fingerprint == medusa.build_fingerprint()
-    return "up to date" if medusa.build_present() and current else None
+    current = ctx.state.build_fingerprint == medusa.build_fingerprint(ctx.project)
+    return "up to date" if medusa.build_present(ctx.project) and current else None
 
 
 def _build(ctx: _Context, step: str) -> None:
-    fingerprint = medusa.build_fingerprint()
+    fingerprint = medusa.build_fingerprint(ctx.project)
     # Rebuilding wipes .medusa/server, under a running server's feet.
     running.stop_medusa(ctx.state, ctx.out)
-    medusa.build(step, ctx.template_env)
+    medusa.build(step, ctx.template_env, ctx.project)
     ctx.state.build_fingerprint = fingerprint
     ctx.state.save()
 
@@ -253,7 +270,8 @@ def _prepare_server_dir(ctx: _Context, step: str) -> None:
             "JWT_SECRET": ctx.secrets["jwt_secret"],
             "COOKIE_SECRET": ctx.secrets["cookie_secret"],
             "MEDUSA_DISABLE_TELEMETRY": "true",
-        }
+        },
+        ctx.project,
     )
 
 
@@ -266,7 +284,9 @@ def _drop_stale_spare(ctx: _Context, step: str) -> None:
 def _boot_template_server(ctx: _Context, step: str) -> None:
     ctx.allow_template_connections(True, step)
     port = medusa.free_port()
-    record = medusa.start_server(step, port=port, env=ctx.template_env, log=_TEMPLATE_LOG)
+    record = medusa.start_server(
+        step, project=ctx.project, port=port, env=ctx.template_env, log=_TEMPLATE_LOG
+    )
     ctx.state.template_server = Server(**asdict(record), port=port)
     ctx.state.save()
     ctx.template_url = medusa.base_url(port)
@@ -319,7 +339,7 @@ def _medusa_running(ctx: _Context) -> str | None:
 def _start_medusa(ctx: _Context, step: str) -> None:
     running.stop_medusa(ctx.state, ctx.out)
     env = medusa.child_env(ctx.target.url(ctx.target.working_db), ctx.secrets)
-    record = medusa.start_server(step, port=ctx.port, env=env, log=_MEDUSA_LOG)
+    record = medusa.start_server(step, project=ctx.project, port=ctx.port, env=env, log=_MEDUSA_LOG)
     ctx.state.medusa = StoreServer(**asdict(record), port=ctx.port, target=ctx.target.id)
     ctx.state.save()
 
@@ -365,7 +385,7 @@ STEPS: tuple[_Step, ...] = (
         _NODE,
         _install_node_modules,
         LOGS_DIR / "npm-ci.log",
-        skip=lambda ctx: "medusa/node_modules present" if medusa.node_modules_ready() else None,
+        skip=_node_modules_present,
         how="npm ci",
     ),
     _Step(_NODE, lambda ctx, step: medusa.check_node(step), shown=False),
@@ -438,12 +458,15 @@ STEPS: tuple[_Step, ...] = (
 )
 
 
-def run(state: StackState, target: PgTarget, port: int, out: Printer) -> None:
-    """Bring the stack up on ``target`` with Medusa on ``port``: every step of :data:`STEPS`."""
+def run(
+    state: StackState, target: PgTarget, project: MedusaProject, port: int, out: Printer
+) -> None:
+    """Bring the stack up on ``target`` with ``project``'s Medusa on ``port``: every step of
+    :data:`STEPS`."""
     _check_ports(state, target, port)
     secret_values = load_secrets()
     email, password = admin_credentials(secret_values)
-    ctx = _Context(state, target, port, out, secret_values, email, password)
+    ctx = _Context(state, target, project, port, out, secret_values, email, password)
     try:
         for step in STEPS:
             step.perform(ctx)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import subprocess
 import sys
@@ -148,7 +150,13 @@ def test_start_server_on_a_busy_port_names_the_step(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         with pytest.raises(StackError) as error:
-            medusa.start_server("start Medusa", port=port, env={}, log=tmp_path / "m.log")
+            medusa.start_server(
+                "start Medusa",
+                project=config.medusa_project(),
+                port=port,
+                env={},
+                log=tmp_path / "m.log",
+            )
     assert error.value.step == "start Medusa"
     assert str(port) in error.value.message
 
@@ -252,7 +260,7 @@ def test_medusa_user_that_creates_nobody_fails_the_step(
 
     monkeypatch.setattr(medusa, "run", prints_version_only)
     with pytest.raises(StackError) as caught:
-        medusa.create_user("create admin user", {}, "a@b.c", "pw")
+        medusa.create_user("create admin user", {}, "a@b.c", "pw", config.medusa_project())
     assert caught.value.step == "create admin user"
     assert "User created successfully" in caught.value.message
     assert caught.value.log == tmp_path / "user.log"
@@ -261,7 +269,7 @@ def test_medusa_user_that_creates_nobody_fails_the_step(
         log.write_text("info:    User created successfully.\n")
 
     monkeypatch.setattr(medusa, "run", creates_the_user)
-    medusa.create_user("create admin user", {}, "a@b.c", "pw")
+    medusa.create_user("create admin user", {}, "a@b.c", "pw", config.medusa_project())
 
 
 def test_currency_code_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -272,3 +280,64 @@ def test_currency_code_comes_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("MEDUSA_CURRENCY_CODE", "euro")
     with pytest.raises(StackError, match="MEDUSA_CURRENCY_CODE"):
         config.currency_code()
+
+
+# --- Medusa releases --------------------------------------------------------------------------
+
+
+def test_the_default_release_is_the_medusa_folders_with_the_names_it_always_had(
+    env_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNC_PIPELINE_PG", "embedded")
+    project = config.medusa_project()
+    package = json.loads((settings.MEDUSA_PROJECT_DIR / "package.json").read_text())
+    assert project.version == package["dependencies"]["@medusajs/medusa"]
+    assert project.default and project.root == settings.MEDUSA_PROJECT_DIR
+    target = postgres.choose_target(None)
+    assert (target.working_db, target.template_db) == ("medusa", "medusa_template")
+    assert config.release_of_database("medusa") == project.version
+
+
+def test_another_release_gets_its_own_project_and_databases(
+    env_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDUSA_VERSION", "2.8.8")
+    monkeypatch.setenv("SYNC_PIPELINE_PG", "embedded")
+    project = config.medusa_project()
+    assert not project.default and project.root == settings.LOCAL_DIR / "medusa-2_8_8"
+    target = postgres.choose_target(None)
+    assert (target.working_db, target.template_db, target.spare_db) == (
+        "medusa_2_8_8",
+        "medusa_2_8_8_template",
+        "medusa_2_8_8_spare",
+    )
+    monkeypatch.setenv("DATABASE_URL", "postgres://me:pw@db.example:5432/shop")
+    assert postgres.choose_target(None).working_db == "shop_2_8_8"
+    assert config.release_of_database("shop_2_8_8") == "2.8.8"
+
+
+def test_a_release_the_stack_cannot_run_is_one_sentence_naming_the_setting(
+    env_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MEDUSA_VERSION", "2.7.0")
+    with pytest.raises(StackError) as error:
+        config.medusa_project()
+    assert error.value.step == "configuration"
+    assert error.value.message.startswith("MEDUSA_VERSION='2.7.0' is not a release this stack")
+    assert "2.8.8" in error.value.message
+    # Through the command line: refused before anything starts.
+    assert cli.cmd_up(argparse.Namespace(medusa_version="1.20.0")) == 1
+    err = capsys.readouterr().err
+    assert "MEDUSA_VERSION='1.20.0' is not a release this stack can run" in err
+
+
+def test_each_release_folder_pins_its_release_in_package_json_and_lockfile() -> None:
+    others = [v for v in config.supported_medusa_versions() if v != config.default_medusa_version()]
+    assert "2.8.8" in others
+    for version in others:
+        folder = config.RELEASES_DIR / version
+        package = json.loads((folder / "package.json").read_text())
+        lock = json.loads((folder / "package-lock.json").read_text())
+        for name in ("@medusajs/medusa", "@medusajs/framework", "@medusajs/cli"):
+            assert package["dependencies"][name] == version, (folder, name)
+            assert lock["packages"][f"node_modules/{name}"]["version"] == version, (folder, name)
