@@ -65,6 +65,14 @@ def load_local_env(path: Path = MEDUSA_ENV_FILE) -> dict[str, str]:
     return taken
 
 
+def follow_local_env(before: Mapping[str, str], path: Path = MEDUSA_ENV_FILE) -> None:
+    """After ``stack up`` rewrote ``.local/medusa.env``: values that came from the file (equal to
+    what it held, ``before``) follow it; values the user set stay."""
+    for key, value in read_env_file(path).items():
+        if os.environ.get(key) in (None, before.get(key)):
+            os.environ[key] = value
+
+
 # Every environment variable the sync reads: ``SyncSettings.from_environment`` below, and
 # MEDUSA_BASE_URL, which the resources read at launch as a Dagster ``EnvVar``. Deployment files
 # (deploy/) are tested against this list.

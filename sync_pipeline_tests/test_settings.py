@@ -3,9 +3,16 @@ refused with the variable's name."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from sync_pipeline.settings import SettingsError, SyncSettings
+from sync_pipeline.settings import (
+    SettingsError,
+    SyncSettings,
+    follow_local_env,
+    write_env_file,
+)
 
 
 def test_the_environment_wins_over_the_env_file_and_defaults_fill_the_rest(tmp_path):
@@ -89,3 +96,21 @@ def test_the_freshness_deadline_becomes_a_daily_cron_and_a_window_from_the_sched
     settings = SyncSettings.from_environment(environ, env_file=None)
     assert settings.freshness_deadline_cron == expected_cron
     assert settings.freshness_window.total_seconds() == pytest.approx(hours * 3600)
+
+
+def test_values_from_the_env_file_follow_it_when_stack_up_rewrites_it(tmp_path, monkeypatch):
+    """``demo`` after a switch of Medusa release: the new key, not the one read at start; what
+    the user exported stays."""
+    env_file = tmp_path / "medusa.env"
+    before = {"MEDUSA_API_KEY": "sk_old", "MEDUSA_BASE_URL": "http://127.0.0.1:9000"}
+    write_env_file(env_file, {**before, "MEDUSA_API_KEY": "sk_new", "MEDUSA_REGION_ID": "reg_2"})
+    monkeypatch.setenv("MEDUSA_API_KEY", "sk_old")  # loaded from the file at start
+    monkeypatch.setenv("MEDUSA_BASE_URL", "http://shop.example")  # the user's own
+    monkeypatch.setenv("MEDUSA_REGION_ID", "")  # so that monkeypatch restores it afterwards
+    monkeypatch.delenv("MEDUSA_REGION_ID")
+
+    follow_local_env(before, env_file)
+
+    assert os.environ["MEDUSA_API_KEY"] == "sk_new"
+    assert os.environ["MEDUSA_BASE_URL"] == "http://shop.example"
+    assert os.environ["MEDUSA_REGION_ID"] == "reg_2"

@@ -237,17 +237,18 @@ def run_demo(args: argparse.Namespace) -> int:
     from sync_pipeline.local.dummyjson_server.catalog_file import DataFileError
     from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
     from sync_pipeline.local.stack.cli import cmd_up
-    from sync_pipeline.settings import load_local_env
+    from sync_pipeline.settings import MEDUSA_ENV_FILE, follow_local_env, read_env_file
 
     try:  # read the catalog before the stack's minutes of set-up, not after
         source = DummyJSONServer(args.data, legacy=args.legacy)
     except DataFileError as error:
         print(f"sync-pipeline demo: error: {error}", file=sys.stderr)
         return 2
+    before = read_env_file(MEDUSA_ENV_FILE)
     code = cmd_up(args)
     if code:
         return code
-    load_local_env()  # what `stack up` just wrote
+    follow_local_env(before)  # what `stack up` just wrote (another release: another key)
     with source as server:
         print(f"Local DummyJSON source: {server.url} serving {args.data}", flush=True)
         os.environ["DUMMYJSON_BASE_URL"] = server.url
