@@ -121,8 +121,15 @@ class MedusaProject:
 
 def default_medusa_version() -> str:
     """The release ``medusa/package.json`` pins: the latest the project is tested on."""
-    package = read_json(MEDUSA_PROJECT_DIR / "package.json")
-    return package["dependencies"]["@medusajs/medusa"]
+    path = MEDUSA_PROJECT_DIR / "package.json"
+    version = read_json(path).get("dependencies", {}).get("@medusajs/medusa")
+    if not version:
+        raise StackError(
+            "configuration",
+            f"{path} does not pin @medusajs/medusa: the local stack runs from a checkout of the "
+            "project",
+        )
+    return version
 
 
 def supported_medusa_versions() -> list[str]:

@@ -341,3 +341,18 @@ def test_each_release_folder_pins_its_release_in_package_json_and_lockfile() -> 
         for name in ("@medusajs/medusa", "@medusajs/framework", "@medusajs/cli"):
             assert package["dependencies"][name] == version, (folder, name)
             assert lock["packages"][f"node_modules/{name}"]["version"] == version, (folder, name)
+
+
+def test_without_a_medusa_folder_the_commands_still_parse_and_the_stack_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An installed wheel or a container has no medusa/: `sync-pipeline sync` must still run."""
+    monkeypatch.setattr(config, "MEDUSA_PROJECT_DIR", tmp_path / "medusa")
+    monkeypatch.setattr(config, "RELEASES_DIR", tmp_path / "medusa" / "releases")
+    from sync_pipeline.cli import build_parser
+
+    assert build_parser().parse_args(["sync", "--dry-run"]).dry_run
+    with pytest.raises(StackError) as error:
+        config.medusa_project()
+    assert error.value.step == "configuration"
+    assert "does not pin @medusajs/medusa" in error.value.message
