@@ -20,6 +20,7 @@ os.environ.setdefault("SYNC_PAGE_SIZE", "100")
 from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
 from sync_pipeline.settings import DUMMYJSON_SNAPSHOT_DIR
 from sync_pipeline.sync.mapping import normalize_products
+from sync_pipeline_tests.fake_medusa import FakeMedusa
 from sync_pipeline_tests.stack_turn import turn
 
 # The fixtures that bring up the local stack (Medusa + PostgreSQL). A test that uses one, directly
@@ -75,6 +76,16 @@ def source_server(snapshot_dir: Path) -> Iterator[DummyJSONServer]:
     """
     with DummyJSONServer(snapshot_dir / "products.json") as server:
         yield server
+
+
+@pytest.fixture
+def old_medusa() -> Iterator[FakeMedusa]:
+    """A Medusa older than 2.8 as the sync meets it (see ``fake_medusa.py``)."""
+    server = FakeMedusa()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 # --- the real Medusa and the pipeline on it ----------------------------------------------------

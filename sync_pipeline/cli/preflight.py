@@ -12,6 +12,7 @@ from sync_pipeline.clients.medusa import (
     MedusaError,
     MedusaUnavailable,
 )
+from sync_pipeline.clients.medusa_release import UnsupportedMedusa, learn_release
 from sync_pipeline.settings import SyncSettings
 from sync_pipeline.sync.store_setup import StoreSetupError, stock_location
 
@@ -57,10 +58,12 @@ def medusa_client(environ: Mapping[str, str]) -> MedusaClient:
 
 
 def check_medusa(settings: SyncSettings, environ: Mapping[str, str]) -> None:
-    """The server answers, takes the credentials, and has what the settings point at."""
+    """The server answers, takes the credentials, runs a supported release, and has what the
+    settings point at."""
     client = medusa_client(environ)
     try:
         stores = client.list_stores(fields="id,default_location_id", limit=1)
+        learn_release(client)
         if settings.inventory and stores:
             stock_location(client, stores[0], settings.stock_location_id)
     except MedusaAuthError as error:
@@ -76,7 +79,7 @@ def check_medusa(settings: SyncSettings, environ: Mapping[str, str]) -> None:
             f"MEDUSA_BASE_URL={client.base_url} is not a Medusa v2 Admin API: "
             f"{error.method} {error.path} answered HTTP {error.status}"
         ) from None
-    except StoreSetupError as error:
+    except (StoreSetupError, UnsupportedMedusa) as error:
         raise ConfigurationError(str(error)) from None
     finally:
         client.close()

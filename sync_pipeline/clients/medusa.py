@@ -188,8 +188,26 @@ class MedusaClient:
             raise MedusaAuthError("POST", path, 401, self._auth_hint())
         if response.status_code >= 400:
             raise MedusaError("POST", path, response.status_code, _message(response))
-        self._token = response.json()["token"]
+        answer = response.json()
+        refusal = _login_refusal(answer, self.base_url)
+        if refusal:
+            raise MedusaAuthError("POST", path, 200, refusal)
+        self._token = answer["token"]
         return self._token
+
+    # --- what the server has ------------------------------------------------------------------
+
+    def has_route(self, path: str) -> bool:
+        """Whether the server serves ``GET path``: where no route is, Express answers 404."""
+        try:
+            self.get(path, {"limit": 1})
+        except MedusaAuthError:
+            raise
+        except MedusaError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
 
     # --- listing ------------------------------------------------------------------------------
 
@@ -338,6 +356,41 @@ class MedusaClient:
     ) -> None:
         """Create or update levels (keyed by inventory item and location), all-or-nothing."""
         self.post(LEVELS_BATCH_PATH, _batch_body(create=create, update=update))
+
+    def find_inventory_items_by_sku(self, skus: Iterable[str]) -> dict[str, str]:
+        """``{sku: inventory item id}`` of the items that exist."""
+        rows = self.list_by(
+            "/admin/inventory-items", "inventory_items", "sku", skus, {"fields": "id,sku"}
+        )
+        return {row["sku"]: row["id"] for row in rows}
+
+    def create_inventory_item(self, *, sku: str | None, title: str) -> str:
+        body = {"sku": sku, "title": title}
+        return self.post("/admin/inventory-items", body)["inventory_item"]["id"]
+
+    def link_inventory_item(self, product_id: str, variant_id: str, item_id: str) -> None:
+        """The variant takes one unit of the item per unit sold."""
+        self.post(
+            f"/admin/products/{product_id}/variants/{variant_id}/inventory-items",
+            {"inventory_item_id": item_id, "required_quantity": 1},
+        )
+
+
+def _login_refusal(answer: dict[str, Any], base_url: str) -> str | None:
+    """Why a login that answered 200 gives no admin token: from Medusa 2.16 a user may owe a
+    second factor or an email verification first (the token then given acts for no one)."""
+    fallback = "or set MEDUSA_API_KEY to a secret API key, which a sync uses without a login"
+    if answer.get("mfa_required"):
+        return (
+            f"Medusa at {base_url} asks the user in MEDUSA_ADMIN_EMAIL for a second factor "
+            f"(MFA), which a sync cannot give: {fallback}"
+        )
+    if answer.get("verification_required"):
+        return (
+            f"Medusa at {base_url} wants the email in MEDUSA_ADMIN_EMAIL verified before it "
+            f"logs the user in: verify it in the admin, {fallback}"
+        )
+    return None
 
 
 def _batch_body(**parts: list[Any] | None) -> dict[str, list[Any]]:

@@ -7,6 +7,7 @@ from collections import Counter
 
 import dagster as dg
 
+from sync_pipeline.clients.medusa_release import UnsupportedMedusa, learn_release
 from sync_pipeline.defs.dummyjson_assets import GROUP, OWNERS
 from sync_pipeline.defs.partitions import product_pages
 from sync_pipeline.defs.reports import RequestCounts, WriteReport
@@ -82,21 +83,23 @@ class RequestMeter:
         )
     ],
     description=(
-        "The Medusa store the catalog goes into: made to support the sync's currency, with the "
-        "default sales channel and shipping profile every new product is attached to, and the "
-        "stock location the supplier's stock goes to."
+        "The Medusa store the catalog goes into: checked to run a supported release (2.8 or "
+        "later), made to support the sync's currency, with the default sales channel and "
+        "shipping profile every new product is attached to, and the stock location the "
+        "supplier's stock goes to."
     ),
 )
 def medusa_store(context: dg.AssetExecutionContext, medusa: MedusaResource):
     meter = RequestMeter(medusa)
     try:
+        release = learn_release(meter.client)
         store = ensure_store(
             meter.client,
             medusa.currency_code,
             inventory=medusa.inventory,
             stock_location_id=medusa.stock_location_id,
         )
-    except StoreSetupError as error:
+    except (StoreSetupError, UnsupportedMedusa) as error:
         raise dg.Failure(str(error), allow_retries=False) from None
     gaps = storefront_gaps(meter.client, store)
     for gap in gaps:
@@ -105,6 +108,7 @@ def medusa_store(context: dg.AssetExecutionContext, medusa: MedusaResource):
     yield dg.Output(
         store,
         metadata={
+            "medusa_release": release.label,
             "currency_code": store.currency_code,
             "sales_channel_id": store.sales_channel_id or "",
             "shipping_profile_id": store.shipping_profile_id or "",

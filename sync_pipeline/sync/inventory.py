@@ -51,14 +51,19 @@ Lookup = Callable[[list[str]], dict[str, ExistingProduct]]
 class StockState:
     """What Medusa holds for a product's variant at the sync's stock location."""
 
-    inventory_item_id: str | None  # None: the variant does not manage inventory
+    inventory_item_id: str | None  # None: the variant has no inventory item
     stocked: int | None  # None: no level at the location yet
+    # (product id, variant id) of a variant that manages inventory but has no item to stock:
+    # what Medusa before 2.21.1 leaves when manage_inventory is turned on for it.
+    unlinked: tuple[str, str] | None = None
 
 
 def stock_state(existing: ExistingProduct, sku: str | None, location_id: str) -> StockState:
     variant = owned_variant(existing, sku)
-    if variant is None or not variant.manage_inventory or not variant.inventory_items:
+    if variant is None or not variant.manage_inventory:
         return StockState(None, None)
+    if not variant.inventory_items:
+        return StockState(None, None, unlinked=(existing.id, variant.id))
     link = variant.inventory_items[0]
     levels = link.inventory.location_levels if link.inventory else []
     stocked = next((lv.stocked_quantity for lv in levels if lv.location_id == location_id), None)
@@ -109,6 +114,8 @@ class StockWriter:
         unknown = [p for p in products if p.external_id not in known]
         if unknown:
             known = {**known, **self._read(unknown)}
+        if not self.dry_run:
+            known = {**known, **self._link_items(products, known)}
         self.result.changes = self._plan(products, known)
         if self.dry_run:
             self.result.written = len(self.result.changes)
@@ -126,6 +133,42 @@ class StockWriter:
             if p.external_id in found
         }
 
+    def _link_items(
+        self, products: list[NormalizedProduct], states: dict[str, StockState]
+    ) -> dict[str, StockState]:
+        """Give each variant that manages inventory but has no item one, found by SKU or made.
+
+        Medusa 2.21.1 and later make the item when manage_inventory is turned on; older
+        releases leave none, so stock turned on for products synced without it would fail.
+        An item found by SKU is one an earlier attempt made before its link was lost.
+        """
+        unlinked = [p for p in products if (s := states.get(p.external_id)) and s.unlinked]
+        if not unlinked:
+            return {}
+        found = self.client.find_inventory_items_by_sku([p.sku for p in unlinked if p.sku])
+        linked = {}
+        for product in unlinked:
+            product_id, variant_id = states[product.external_id].unlinked or ("", "")
+            try:
+                item_id = found.get(product.sku or "") or self._make_item(product)
+                self.client.link_inventory_item(product_id, variant_id, item_id)
+            except MedusaAuthError:
+                raise
+            except MedusaError as error:
+                self._fail(product, f"no inventory item to stock, and making one failed: {error}")
+                continue
+            linked[product.external_id] = StockState(item_id, None)
+        return linked
+
+    def _make_item(self, product: NormalizedProduct) -> str:
+        """A new item; Medusa keeps SKUs unique, so an item made meanwhile is found, not doubled."""
+        try:
+            return self.client.create_inventory_item(sku=product.sku, title=product.title)
+        except MedusaError as error:
+            if not (error.is_duplicate and product.sku):
+                raise
+            return self.client.find_inventory_items_by_sku([product.sku])[product.sku]
+
     def _fail(self, product: NormalizedProduct, reason: str) -> None:
         self.result.failures.append(RejectedRecord.of(product, Stage.INVENTORY, reason))
 
@@ -141,6 +184,10 @@ class StockWriter:
                     changes.append(StockChange(product, "(new)", None, product.stock))
                 else:
                     self._fail(product, "the product is not in Medusa, so its stock is not set")
+            elif state.unlinked and self.dry_run:  # the run would give it an item
+                changes.append(StockChange(product, "(new)", None, product.stock))
+            elif state.unlinked:
+                pass  # failed in _link_items, named there
             elif state.inventory_item_id is None:
                 self._fail(
                     product,

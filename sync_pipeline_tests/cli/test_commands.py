@@ -79,6 +79,32 @@ def test_a_wrong_setting_is_one_sentence_naming_it(case, medusa_stack, source_se
     assert not (tmp_path / "home" / "runs.db").exists()  # nothing ran
 
 
+def test_a_medusa_older_than_2_8_is_refused_before_anything_runs(
+    old_medusa, source_server, tmp_path
+):
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "MEDUSA_BASE_URL": old_medusa.url,
+        "MEDUSA_API_KEY": "sk_test",
+        "DUMMYJSON_BASE_URL": source_server.url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "sync_pipeline.cli", "sync"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith(
+        f"Not syncing: Medusa at {old_medusa.url} is a release older than 2.8.0 (it has no GET "
+        "/admin/tax-providers"
+    )
+    assert old_medusa.writes == [] and not (tmp_path / "home" / "runs.db").exists()
+
+
 @pytest.mark.parametrize(
     ("make", "problem"),
     [

@@ -118,7 +118,7 @@ def test_a_stock_change_is_a_level_write_and_decides_what_can_be_ordered(
         assert unchanged.requests("medusa_writes") == 0  # inventory included
 
 
-def test_with_stock_sync_off_nothing_about_inventory_is_touched(
+def test_with_stock_sync_off_nothing_about_inventory_is_touched_until_it_is_on(
     empty_store,
     tmp_path,
     snapshot_dir,
@@ -156,4 +156,20 @@ def test_with_stock_sync_off_nothing_about_inventory_is_touched(
         source[0]["stock"] += 7  # a stock change alone: not the sync's business now
         data.write_text(json.dumps(source))
         again = runner.run()
-    assert again.ok and again.count("unchanged") == 20 and again.requests("medusa_writes") == 0
+        assert again.ok and again.count("unchanged") == 20
+        assert again.requests("medusa_writes") == 0
+        # Stock turned on later: each variant gets an item (made by Medusa from 2.21.1, by the
+        # sync before it) and its level.
+        stocked = SyncRunner(dagster_instance, sync_settings, stack_resources(server.url)).run()
+        assert stocked.ok and stocked.count("stock_set") == 20, stocked
+    levels = {
+        v["sku"]: [
+            lv["stocked_quantity"] for lv in v["inventory_items"][0]["inventory"]["location_levels"]
+        ]
+        for v in medusa_client.list_all(
+            "/admin/product-variants",
+            "variants",
+            {"fields": "sku,inventory_items.inventory.location_levels.stocked_quantity"},
+        )
+    }
+    assert levels == {raw["sku"]: [raw["stock"]] for raw in source}

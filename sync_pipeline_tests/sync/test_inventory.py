@@ -161,3 +161,66 @@ def test_dry_run_plans_without_writing():
     result = writer(fake, dry_run=True).run(products, known(fake, products))
     assert result.written == 1 and fake.batches == []
     assert [(c.product.source_id, c.old, c.new) for c in result.changes] == [(2, 1, 4)]
+
+
+class FakeItems(FakeLevels):
+    """Also Medusa's inventory items (a SKU held by one item) and the variants' links to them."""
+
+    def __init__(self, *, items: dict[str, str] | None = None, refuse_sku: str | None = None):
+        super().__init__({})
+        self.items = dict(items or {})  # sku → item id
+        self.links: dict[str, str] = {}  # variant id → item id
+        self.refuse_sku = refuse_sku
+
+    def find_inventory_items_by_sku(self, skus: list[str]) -> dict[str, str]:
+        return {sku: self.items[sku] for sku in skus if sku in self.items}
+
+    def create_inventory_item(self, *, sku: str, title: str) -> str:
+        path = "/admin/inventory-items"
+        if sku == self.refuse_sku:
+            raise MedusaError("POST", path, 400, "title refused")
+        if sku in self.items:
+            raise MedusaError("POST", path, 400, f"Inventory item with sku: {sku}, already exists.")
+        self.items[sku] = f"iitem_{sku.removeprefix('SKU-')}"
+        return self.items[sku]
+
+    def link_inventory_item(self, product_id: str, variant_id: str, item_id: str) -> None:
+        self.links[variant_id] = item_id
+
+
+def unlinked(products: list[NormalizedProduct]) -> dict[str, StockState]:
+    """Variants that manage inventory with no item: Medusa before 2.21.1, stock turned on."""
+    return {
+        p.external_id: StockState(None, None, unlinked=(f"prod_{p.source_id}", f"v_{p.source_id}"))
+        for p in products
+    }
+
+
+def test_stock_turned_on_before_2_21_1_gets_each_variant_an_item_then_its_level():
+    products = [product(i, stock=i * 10) for i in (1, 2, 3)]
+    # SKU-2's item was made by an earlier run whose link was lost: found, not made twice.
+    fake = FakeItems(items={"SKU-2": "iitem_2"})
+    result = writer(fake).run(products, unlinked(products))
+    assert not result.failures and result.written == 3
+    assert fake.items == {f"SKU-{i}": f"iitem_{i}" for i in (1, 2, 3)}
+    assert fake.links == {f"v_{i}": f"iitem_{i}" for i in (1, 2, 3)}
+    assert fake.levels == {"iitem_1": 10, "iitem_2": 20, "iitem_3": 30}
+
+
+def test_an_item_that_cannot_be_made_fails_its_record_alone():
+    products = [product(i, stock=5) for i in (1, 2)]
+    fake = FakeItems(refuse_sku="SKU-1")
+    result = writer(fake).run(products, unlinked(products))
+    [failure] = result.failures
+    assert (failure.source_id, failure.stage) == ("1", "inventory")
+    assert "no inventory item to stock, and making one failed" in failure.reason
+    assert "HTTP 400: title refused" in failure.reason
+    assert fake.links == {"v_2": "iitem_2"} and fake.levels == {"iitem_2": 5}
+
+
+def test_dry_run_plans_the_new_items_level_and_makes_nothing():
+    products = [product(1, stock=4)]
+    fake = FakeItems()
+    result = writer(fake, dry_run=True).run(products, unlinked(products))
+    assert [(c.old, c.new) for c in result.changes] == [(None, 4)]
+    assert fake.items == {} and fake.links == {} and fake.batches == []

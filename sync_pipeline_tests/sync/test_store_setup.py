@@ -1,16 +1,13 @@
 """The store as the sync finds it, on the real Medusa: the storefront check warns, naming each
-missing piece and its fix, and never creates one; a missing stock location stops the store
-step with a message naming the setting."""
+missing piece and its fix, and never creates one; a missing stock location, or a release older
+than 2.8, stops the store step with a message naming it."""
 
 from __future__ import annotations
 
 import dagster as dg
-import pytest
 
 from sync_pipeline.defs.medusa_assets import STOREFRONT_CHECK, medusa_store
 from sync_pipeline.defs.resources import MedusaResource
-
-pytestmark = pytest.mark.e2e
 
 
 def _materialize_store(medusa_stack, **fields):
@@ -18,6 +15,11 @@ def _materialize_store(medusa_stack, **fields):
         base_url=medusa_stack.base_url, api_key=medusa_stack.api_key, **fields
     )
     return dg.materialize([medusa_store], resources={"medusa": resource}, raise_on_error=False)
+
+
+def _failure(result) -> str:
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    return failure.step_failure_data.user_failure_data.description
 
 
 def _counts(client) -> dict[str, int]:
@@ -32,6 +34,15 @@ def test_the_local_shop_passes_the_storefront_check(empty_store, medusa_stack):
     assert result.success
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.check_name == STOREFRONT_CHECK and evaluation.passed
+    (materialization,) = result.asset_materializations_for_node("medusa_store")
+    assert materialization.metadata["medusa_release"].value == "2.8.0 or later"
+
+
+def test_a_release_older_than_2_8_fails_the_store_step_and_writes_nothing(old_medusa):
+    result = _materialize_store(old_medusa)  # the fake has the stack's two fields
+    assert not result.success
+    assert _failure(result).startswith(f"Medusa at {old_medusa.url} is a release older than 2.8.0")
+    assert old_medusa.writes == []
 
 
 def test_missing_pieces_are_a_warning_that_names_each_fix(empty_store, medusa_stack, medusa_client):
@@ -70,8 +81,7 @@ def test_no_stock_location_stops_the_store_step_naming_the_setting(
 
     result = _materialize_store(medusa_stack)
     assert not result.success
-    (failure,) = [e for e in result.all_events if e.is_step_failure]
-    message = failure.step_failure_data.user_failure_data.description
+    message = _failure(result)
     assert "has no stock location for the supplier's stock" in message
     assert "MEDUSA_STOCK_LOCATION_ID" in message and "SYNC_INVENTORY=off" in message
 
