@@ -199,29 +199,12 @@ def sync_catalog(sync_runner):
     return run
 
 
-STORE_PRODUCT_FIELDS = (
-    "id,handle,title,external_id,status,metadata,updated_at,*categories,*variants,"
-    "*variants.prices,*images,*tags,*sales_channels,"
-    "variants.inventory_items.inventory.location_levels.stocked_quantity"
-)
-
-
 @pytest.fixture
 def store_catalog(medusa_client):
     """What Medusa holds now: ``(categories, products)``, every row."""
+    from sync_pipeline.local.catalog_check import read_store_catalog
 
-    def read():
-        categories = medusa_client.list_all(
-            "/admin/product-categories",
-            "product_categories",
-            {"fields": "id,handle,name,is_active,metadata"},
-        )
-        products = medusa_client.list_all(
-            "/admin/products", "products", {"fields": STORE_PRODUCT_FIELDS}, page_size=200
-        )
-        return categories, products
-
-    return read
+    return lambda: read_store_catalog(medusa_client)
 
 
 @pytest.fixture

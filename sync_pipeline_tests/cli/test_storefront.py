@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
+from sync_pipeline.local.storefront import StoreAPIError, Storefront
 from sync_pipeline.sync.mapping import product_handle
-from sync_pipeline_tests.storefront import StoreAPIError, Storefront
 
 pytestmark = pytest.mark.e2e
 

@@ -19,9 +19,9 @@ from sync_pipeline.defs.automation import whole_catalog_sync
 from sync_pipeline.defs.cycle import WRITTEN
 from sync_pipeline.defs.partitions import product_pages, registered_pages
 from sync_pipeline.defs.plan import PAGE_ASSETS, PARTITION_TAG
+from sync_pipeline.local.catalog_check import assert_exact_catalog
 from sync_pipeline.local.dagster.server import graphql
 from sync_pipeline.local.dagster.ui import job_path, materialize_all, open_browser
-from sync_pipeline_tests.resilience.catalog import assert_exact_catalog
 
 pytestmark = pytest.mark.e2e
 

@@ -26,9 +26,9 @@ from dagster_graphql.test.utils import execute_dagster_graphql
 from sync_pipeline.definitions import build_definitions
 from sync_pipeline.defs.partitions import registered_pages
 from sync_pipeline.defs.resources import DummyJSONResource, MedusaResource
+from sync_pipeline.local.catalog_check import assert_exact_catalog
 from sync_pipeline.settings import REPO_ROOT, SyncSettings
 from sync_pipeline.sync.locking import lock_path
-from sync_pipeline_tests.resilience.catalog import assert_exact_catalog
 
 pytestmark = pytest.mark.e2e
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from sync_pipeline.clients.dummyjson import DummyJSONClient, SourceError
+from sync_pipeline.local.catalog_check import assert_exact_catalog
 from sync_pipeline.local.dummyjson_server.generate import generate_catalog
 from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
-from sync_pipeline_tests.resilience.catalog import assert_exact_catalog
 from sync_pipeline_tests.resilience.rawsource import (
     RawSource,
     category_list,

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from sync_pipeline.local.catalog_check import assert_exact_catalog
 from sync_pipeline.local.dummyjson_server.generate import generate_catalog
-from sync_pipeline_tests.resilience.catalog import assert_exact_catalog
 from sync_pipeline_tests.resilience.cli import SYNC_COMMAND, find_secrets, wait_for_empty_group
 from sync_pipeline_tests.resilience.rawsource import RawSource, category_list
 

@@ -11,9 +11,9 @@ from collections import Counter
 import dagster as dg
 import pytest
 
+from sync_pipeline.local.catalog_check import assert_exact_catalog
 from sync_pipeline.local.dummyjson_server.faults import FAULT_KINDS, FaultConfig
 from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
-from sync_pipeline_tests.resilience.catalog import assert_exact_catalog
 
 pytestmark = pytest.mark.e2e
 

@@ -1,15 +1,38 @@
-"""What every resilience scenario ends with: the exact catalog, and nothing twice."""
+"""The exact catalog, and nothing twice: what the resilience scenarios and the release matrix
+(``bench.compat``) end with. Test tooling: it asserts."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from sync_pipeline.clients.medusa import MedusaClient
+
+STORE_PRODUCT_FIELDS = (
+    "id,handle,title,external_id,status,metadata,updated_at,*categories,*variants,"
+    "*variants.prices,*images,*tags,*sales_channels,"
+    "variants.inventory_items.inventory.location_levels.stocked_quantity"
+)
+
+
+def read_store_catalog(client: MedusaClient) -> tuple[list[dict], list[dict]]:
+    """What Medusa holds now: ``(categories, products)``, every row."""
+    categories = client.list_all(
+        "/admin/product-categories",
+        "product_categories",
+        {"fields": "id,handle,name,is_active,metadata"},
+    )
+    products = client.list_all(
+        "/admin/products", "products", {"fields": STORE_PRODUCT_FIELDS}, page_size=200
+    )
+    return categories, products
+
 
 def assert_exact_catalog(
-    medusa_client,
-    store_catalog,
+    medusa_client: MedusaClient,
+    store_catalog: Callable[[], tuple[list[dict], list[dict]]],
     expected: list[dict[str, Any]],
     *,
     currency: str = "usd",
