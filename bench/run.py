@@ -82,11 +82,13 @@ def run_sync(
     wrapper: list[str] | None = None,
     dagster_yaml: Path | None = None,
     concurrency: int | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One ``sync-pipeline sync`` subprocess with a fresh DAGSTER_HOME; its figures.
 
     ``wrapper`` prefixes the command (a profiler); RSS is then the wrapper's, not the sync's.
-    ``dagster_yaml`` replaces the project's ``dagster.yaml`` in the run's DAGSTER_HOME.
+    ``dagster_yaml`` replaces the project's ``dagster.yaml`` in the run's DAGSTER_HOME;
+    ``extra_env``: more settings for the sync (``SYNC_INVENTORY=off``, say).
     """
     home = Path(tempfile.mkdtemp(prefix=f"dagster-{size}-{label}-", dir=workdir))
     if dagster_yaml:
@@ -101,6 +103,7 @@ def run_sync(
         "SYNC_PAGE_SIZE": str(page_size),
         "SYNC_BATCH_SIZE": str(batch_size),
         **({"SYNC_MEDUSA_CONCURRENCY": str(concurrency)} if concurrency else {}),
+        **(extra_env or {}),
     }
     command = [
         *(wrapper or []),
@@ -129,6 +132,7 @@ def run_sync(
         "pages": summary["pages"],
         "concurrency": concurrency or SyncSettings.medusa_concurrency,
         **{key: summary[key] for key in ("created", "updated", "unchanged", "failed")},
+        "stock_set": summary["stock_set"],
         # The summary counts every run of the sync: categories/store, pages, archival.
         "reads": summary["medusa_reads"],
         "writes": summary["medusa_writes"],
