@@ -1,6 +1,7 @@
 """``python -m bench.compat``: the sync on each Medusa release, as one table.
 
     python -m bench.compat --versions 2.8.8,2.12.6,2.17.2,2.21.2
+    python -m bench.compat --versions default,oldest      # what CI runs
 
 For each release, the local stack runs it (``stack up --medusa-version``: its own backend
 project, lockfile-pinned packages and databases), the store is emptied, and a local DummyJSON
@@ -223,7 +224,7 @@ def format_table(results: list[ReleaseResult]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sync_pipeline.local.stack.config import supported_medusa_versions
+    from sync_pipeline.local.stack.config import default_medusa_version, supported_medusa_versions
 
     parser = argparse.ArgumentParser(
         prog="python -m bench.compat",
@@ -233,14 +234,16 @@ def main(argv: list[str] | None = None) -> int:
         "--versions",
         type=lambda text: [v.strip() for v in text.split(",") if v.strip()],
         default=None,
-        help="comma-separated releases (default: every one in medusa/releases/ and the default)",
+        help="comma-separated releases, or `default` (medusa/'s) and `oldest` (default: every "
+        "one in medusa/releases/ and the default, oldest first)",
     )
     parser.add_argument(
         "--out", type=Path, default=RESULTS_DIR / "compat.json", help="JSON results file"
     )
     args = parser.parse_args(argv)
     known = supported_medusa_versions()
-    versions = args.versions or known
+    aliases = {"default": default_medusa_version(), "oldest": known[0]}
+    versions = [aliases.get(v, v) for v in args.versions or known]
     unknown = [v for v in versions if v not in known]
     if unknown:
         print(
