@@ -1,7 +1,8 @@
 """Medusa's Store API as a storefront calls it: the publishable key, a region, a cart, an order.
 
-Test-side only. It finds the shop's pieces (region in the currency, publishable key) through
-the Admin API, so it works on any store that has them, such as the local stack's.
+Tooling for the tests and the release matrix (``bench.compat``), never the sync's. It finds
+the shop's pieces (region in the currency, publishable key) through the Admin API, so it works
+on any store that has them, such as the local stack's.
 """
 
 from __future__ import annotations
