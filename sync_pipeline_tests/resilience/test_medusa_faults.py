@@ -14,6 +14,7 @@ from collections import Counter
 
 import pytest
 
+from sync_pipeline.clients.medusa_release import OLDEST_SUPPORTED_ROUTE
 from sync_pipeline.local.catalog_check import assert_exact_catalog
 from sync_pipeline.local.dummyjson_server.generate import write_catalog
 from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
@@ -200,7 +201,9 @@ def test_a_first_sync_while_medusa_is_down_says_why_no_page_ran(
         summary = runner.run()
         assert not summary.ok and not summary.catalog_ok
         assert summary.catalog_error.startswith("medusa_store: "), summary.catalog_error
-        assert f"GET /admin/stores: no answer from {medusa_proxy.url}" in summary.catalog_error
+        # The store step's first request: the release probe.
+        probe = f"GET {OLDEST_SUPPORTED_ROUTE}: no answer from {medusa_proxy.url}"
+        assert probe in summary.catalog_error
         assert summary.pages and not any(p.ok for p in summary.pages)
         for page in summary.pages:
             assert "categories/store run failed" in page.error, page.error
