@@ -34,7 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.run import RESULTS_DIR, run_sync
+from bench.run import RESULTS_DIR, NoSummary, run_sync
 from sync_pipeline.clients.medusa import MedusaClient
 from sync_pipeline.settings import DUMMYJSON_SNAPSHOT_DIR
 from sync_pipeline.sync.mapping import normalize_products
@@ -59,6 +59,10 @@ class ReleaseResult:
         return len(self.checks) == len(CHECKS) and all(ok for ok, _ in self.checks.values())
 
 
+class SyncAborted(Exception):
+    """A sync ended without a summary (it refused to start, or crashed): the check fails."""
+
+
 class ReleaseRun:
     """The checks on the release the stack runs now; each check records its own verdict."""
 
@@ -74,18 +78,22 @@ class ReleaseRun:
         from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
 
         with DummyJSONServer(data) as source:
-            summary = run_sync(
-                f"{self.result.version}-{label}",
-                source_url=source.url,
-                medusa_url=self.info.base_url,
-                api_key=self.info.api_key,
-                size=len(json.loads(data.read_text())),
-                page_size=PAGE_SIZE,
-                batch_size=100,
-                workdir=self.workdir,
-                log_dir=self.log_dir,
-                extra_env=extra_env,
-            )
+            try:
+                summary = run_sync(
+                    f"{self.result.version}-{label}",
+                    source_url=source.url,
+                    medusa_url=self.info.base_url,
+                    api_key=self.info.api_key,
+                    size=len(json.loads(data.read_text())),
+                    page_size=PAGE_SIZE,
+                    batch_size=100,
+                    workdir=self.workdir,
+                    log_dir=self.log_dir,
+                    extra_env=extra_env,
+                )
+            except NoSummary as error:  # its log's last line says why
+                lines = [line for line in error.log.read_text().splitlines() if line.strip()]
+                raise SyncAborted(lines[-1] if lines else str(error)) from None
         self.result.seconds[label] = summary["wall_s"]
         return summary
 
@@ -99,12 +107,19 @@ class ReleaseRun:
         stack.reset_store()
         data = self.workdir / f"products-{self.result.version}.json"
         data.write_text(json.dumps(self.raw))
-        self.full(data)
-        self.again(data)
-        self.change(data)
-        self.shop()
-        stack.reset_store()
-        self.stock_later()
+        steps = [
+            ("full", lambda: self.full(data)),
+            ("again", lambda: self.again(data)),
+            ("change", lambda: self.change(data)),
+            ("shop", self.shop),
+            ("stock_later", self.stock_later),
+        ]
+        for name, step in steps:
+            try:
+                step()
+            except SyncAborted as error:  # the next checks need this one's store
+                self.check(name, False, f"no summary: {error}")
+                break
         return self.result
 
     def full(self, data: Path) -> None:
@@ -139,6 +154,9 @@ class ReleaseRun:
         self.check("shop", not wrong, figure)
 
     def stock_later(self) -> None:
+        from sync_pipeline.local import stack
+
+        stack.reset_store()
         raw = self.raw[:STOCK_LATER_COUNT]
         data = self.workdir / f"products-{self.result.version}-{STOCK_LATER_COUNT}.json"
         data.write_text(json.dumps(raw))

@@ -40,6 +40,14 @@ DEFAULT_SIZES = (194, 1_000, 10_000)
 DEFAULT_SEED = 5
 
 
+class NoSummary(RuntimeError):
+    """The sync ended without writing its summary (it refused to start, or crashed)."""
+
+    def __init__(self, label: str, size: int, log: Path) -> None:
+        super().__init__(f"sync ({label}, {size}) wrote no summary; see {log}")
+        self.log = log
+
+
 def _peak_rss_kb(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -122,7 +130,7 @@ def run_sync(
         wall = time.monotonic() - started
         process.returncode = os.waitstatus_to_exitcode(status)
     if not summary_path.is_file():
-        raise RuntimeError(f"sync ({label}, {size}) wrote no summary; see {log_path}")
+        raise NoSummary(label, size, log_path)
     summary = json.loads(summary_path.read_text())
     result = {
         "exit_code": process.returncode,

@@ -129,9 +129,12 @@ def medusa_store(context: dg.AssetExecutionContext, medusa: MedusaResource):
     group_name=GROUP,
     owners=OWNERS,
     kinds={"medusa"},
+    # After the store step: a store on a release the sync does not support gets no category.
+    deps=[medusa_store],
     description=(
         "Every source category as a Medusa product category (handle = slug, readable name, "
-        "active, source in metadata), created once and found again by handle. "
+        "active, source in metadata), created once and found again by handle, once the store "
+        "step has found the store fit. "
         "The value is the {slug: category id} map the product pages link with."
     ),
 )

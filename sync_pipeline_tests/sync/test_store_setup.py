@@ -86,3 +86,24 @@ def test_no_stock_location_stops_the_store_step_naming_the_setting(
     assert "MEDUSA_STOCK_LOCATION_ID" in message and "SYNC_INVENTORY=off" in message
 
     assert _materialize_store(medusa_stack, inventory=False).success  # stock off: not needed
+
+
+def test_on_a_release_older_than_2_8_a_sync_writes_no_category(old_medusa, source_server):
+    # The Dagster door has no preflight: the category step waits for the store step. The
+    # stand-in lists no category, as a real 2.7 store would, so a category step would write.
+    old_medusa.routes["/admin/product-categories"] = {"product_categories": [], "count": 0}
+    from sync_pipeline.cli.runner import SyncRunner
+    from sync_pipeline.defs.resources import DummyJSONResource
+    from sync_pipeline.settings import SyncSettings
+
+    settings = SyncSettings.from_environment({}, env_file=None)
+    resources = {
+        "dummyjson": DummyJSONResource(base_url=source_server.url, page_size=100),
+        "medusa": MedusaResource(base_url=old_medusa.url, api_key="sk_test"),
+    }
+    with dg.DagsterInstance.ephemeral() as instance:
+        summary = SyncRunner(instance, settings, resources).run()
+    assert not summary.ok and summary.catalog_error.startswith("medusa_store: Medusa at ")
+    assert "is a release older than 2.8.0" in summary.catalog_error
+    assert not any(p.ok for p in summary.pages)
+    assert old_medusa.writes == []
