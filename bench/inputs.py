@@ -41,12 +41,21 @@ def catalog_file(
     return path, f"generated (seed {seed})"
 
 
-def input_error(real_catalog: Path, dagster_yaml: Path | None) -> str | None:
+def input_error(
+    real_catalog: Path, dagster_yaml: Path | None, rules: Path | None = None
+) -> str | None:
     """The first input file that cannot serve, as one sentence; checked before the stack starts."""
     try:
         load_products(real_catalog)
     except DataFileError as error:
         return f"--real-catalog: {error}"
+    if rules is not None:
+        from sync_pipeline.sync.rules import RulesError, load_rules
+
+        try:
+            load_rules(rules, setting="--rules")
+        except RulesError as error:
+            return str(error)
     if dagster_yaml is None:
         return None
     import yaml

@@ -226,6 +226,7 @@ def measure_size(size: int, args: argparse.Namespace, info, workdir: Path) -> di
             workdir=workdir,
             log_dir=args.log_dir,
             dagster_yaml=args.dagster_yaml,
+            extra_env={"SYNC_RULES_FILE": str(args.rules.resolve())} if args.rules else None,
         )
         print("  full sync: reset, sync-pipeline sync into the empty store", flush=True)
         stack.reset_store()
@@ -314,10 +315,16 @@ def main(argv: list[str] | None = None) -> int:
         help="instance settings for the sync runs instead of the project's dagster.yaml",
     )
     parser.add_argument(
+        "--rules",
+        type=Path,
+        metavar="FILE",
+        help="the merchant's rules for the syncs (SYNC_RULES_FILE), e.g. bench/rules.toml",
+    )
+    parser.add_argument(
         "--out", type=Path, default=RESULTS_DIR / "latest.json", help="JSON results file"
     )
     args = parser.parse_args(argv)
-    problem = input_error(args.real_catalog, args.dagster_yaml)
+    problem = input_error(args.real_catalog, args.dagster_yaml, args.rules)
     if problem:
         print(f"python -m bench: error: {problem}", file=sys.stderr)
         return 2
@@ -338,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": args.batch_size,
             "seed": args.seed,
             "dagster_yaml": str(args.dagster_yaml or REPO_ROOT / "dagster.yaml"),
+            "rules": str(args.rules) if args.rules else None,
             "medusa": info.base_url,
         },
     }

@@ -18,14 +18,15 @@ from sync_pipeline.defs.medusa_assets import (
     medusa_store,
     with_freshness,
 )
-from sync_pipeline.defs.resources import build_resources
+from sync_pipeline.defs.resources import build_resources, rules_resource
 from sync_pipeline.settings import SyncSettings
 
 
 def build_definitions(
     settings: SyncSettings, resources: dict[str, dg.ConfigurableResource] | None = None
 ) -> dg.Definitions:
-    """The code location for ``settings``; tests and the CLI may swap in their own resources."""
+    """The code location for ``settings``; tests and the CLI may swap in their own resources
+    (the merchant's rules then still come from ``settings``, unless they give ``rules``)."""
     schedule, sensor = build_automation(settings)
     return dg.Definitions(
         assets=[
@@ -38,7 +39,9 @@ def build_definitions(
         jobs=[whole_catalog_sync],
         schedules=[schedule],
         sensors=[sensor, *build_alerts(settings)],
-        resources=resources or build_resources(settings),
+        resources={"rules": rules_resource(settings), **resources}
+        if resources
+        else build_resources(settings),
         # A run's steps in its own process, one after another: a page's steps are a short
         # chain, and a process per step (the default) costs seconds per step for nothing.
         executor=dg.in_process_executor,

@@ -95,6 +95,7 @@ SETTING_NAMES = (
     "SYNC_ALERT_WEBHOOK_URL",
     "SYNC_UI_BASE_URL",
     "SYNC_FRESHNESS_DEADLINE",
+    "SYNC_RULES_FILE",
 )
 
 
@@ -130,6 +131,11 @@ def _env_float(environ: Mapping[str, str], name: str, default: float) -> float:
 
 _ON = ("on", "true", "yes", "1")
 _OFF = ("off", "false", "no", "0")
+
+
+def _env_path(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name, "").strip()
+    return Path(value).expanduser() if value else None
 
 
 def _env_switch(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -216,6 +222,9 @@ class SyncSettings:
     # The nightly sync must have written products by this time (UTC, HH:MM), else
     # medusa_products is stale (its freshness policy fails).
     freshness_deadline: str = "02:00"
+    # The merchant's rules (margins, sale prices, selection, stock buffer): a TOML file, read
+    # and checked when a sync starts (sync/rules.py). None: the supplier's catalog as it is.
+    rules_file: Path | None = None
 
     @property
     def freshness_deadline_cron(self) -> str:
@@ -275,4 +284,7 @@ class SyncSettings:
             freshness_deadline=_env_time_of_day(
                 environ, "SYNC_FRESHNESS_DEADLINE", cls.freshness_deadline
             ),
+            rules_file=Path(rules).expanduser()
+            if (rules := environ.get("SYNC_RULES_FILE"))
+            else None,
         )

@@ -192,6 +192,8 @@ def sync(
             f"{summary.archived}{note}",
             file=out,
         )
+    if output == "normal":
+        print(summary.rules.line(), file=out)
     print(_summary_line(summary, dry_run), file=out)
     if summary.count("failed"):
         print("The failed records: sync-pipeline errors (--format csv for the supplier)", file=out)
@@ -208,7 +210,13 @@ def _summary_line(summary, dry_run: bool) -> str:
         f"source total {summary.total}, {verb}created {summary.count('created')}, "
         f"{verb}updated {summary.count('updated')}, unchanged {summary.count('unchanged')}, "
         f"{verb}failed {summary.count('failed')}, "
-        f"stock levels {verb}set {summary.count('stock_set')}, {summary.seconds:.1f} s; "
+        f"stock levels {verb}set {summary.count('stock_set')}"
+        + (
+            f", sale prices {verb}set {summary.count('sale_prices_set')}"
+            if summary.count("sale_prices_set")
+            else ""
+        )
+        + f", {summary.seconds:.1f} s; "
         f"Medusa requests: {summary.requests('medusa_reads')} reads, "
         f"{summary.requests('medusa_writes')} writes"
     )

@@ -1,5 +1,6 @@
-"""Before a sync: one cheap request to each API, so that a wrong URL, a refused key or a stopped
-server is one sentence naming the setting (the CLI exits 2) instead of a failed run."""
+"""Before a sync: the rules file read and one cheap request to each API, so that a bad rule, a
+wrong URL, a refused key or a stopped server is one sentence naming the setting (the CLI exits
+2) instead of a failed run."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from sync_pipeline.clients.medusa import (
 )
 from sync_pipeline.clients.medusa_release import UnsupportedMedusa, learn_release
 from sync_pipeline.settings import SyncSettings
+from sync_pipeline.sync.mapping import normalize_categories
+from sync_pipeline.sync.rules import MerchantRules, RulesError, load_rules
 from sync_pipeline.sync.store_setup import StoreSetupError, stock_location
 
 LOCAL_STACK_HINT = "`sync-pipeline stack up` starts the local one and writes .local/medusa.env"
@@ -85,7 +88,37 @@ def check_medusa(settings: SyncSettings, environ: Mapping[str, str]) -> None:
         client.close()
 
 
+def check_rules(settings: SyncSettings) -> MerchantRules | None:
+    """The merchant's rules file, read and checked whole."""
+    if not settings.rules_file:
+        return None
+    try:
+        return load_rules(settings.rules_file)
+    except RulesError as error:
+        raise ConfigurationError(str(error)) from None
+
+
+def check_rule_categories(settings: SyncSettings, rules: MerchantRules) -> None:
+    """The categories the rules name are the source's (one more request, only with rules)."""
+    client = DummyJSONClient(settings.dummyjson_base_url, connect_timeout=5.0, read_timeout=15.0)
+    try:
+        slugs = {c.slug for c in normalize_categories(client.fetch_categories())}
+    except SourceError as error:
+        raise ConfigurationError(
+            f"DUMMYJSON_BASE_URL={settings.dummyjson_base_url}: its categories could not be "
+            f"read to check SYNC_RULES_FILE: {error}"
+        ) from None
+    finally:
+        client.close()
+    unknown = rules.unknown_categories(slugs)
+    if unknown:
+        raise ConfigurationError(f"SYNC_RULES_FILE={settings.rules_file}: {unknown}")
+
+
 def check(settings: SyncSettings, environ: Mapping[str, str]) -> None:
-    """Both APIs, source first (a sync reads before it writes)."""
+    """The rules file, then both APIs, source first (a sync reads before it writes)."""
+    rules = check_rules(settings)
     check_source(settings.dummyjson_base_url)
+    if rules:
+        check_rule_categories(settings, rules)
     check_medusa(settings, environ)

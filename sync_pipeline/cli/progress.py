@@ -18,7 +18,8 @@ def _clock(seconds: float) -> str:
 
 
 def page_line(outcome: PageOutcome) -> str:
-    counts = ", ".join(f"{k} {v}" for k, v in outcome.counts.items()) or "nothing written"
+    shown = {k: v for k, v in outcome.counts.items() if v or k != "sale_prices_set"}
+    counts = ", ".join(f"{k} {v}" for k, v in shown.items()) or "nothing written"
     status = "ok" if outcome.ok else "FAILED"
     return (
         f"  page {outcome.key}: {status:6} {outcome.products:4d} products: {counts} "

@@ -39,9 +39,11 @@ from sync_pipeline.defs.reports import (
     CatalogReport,
     FetchReport,
     RequestCounts,
+    RulesReport,
     WriteReport,
 )
 from sync_pipeline.settings import LOCAL_DIR, REPO_ROOT, SyncSettings
+from sync_pipeline.sync.rules import RulesError, load_rules
 
 DEFAULT_DAGSTER_HOME = LOCAL_DIR / "dagster_home"
 
@@ -187,6 +189,14 @@ class SyncRunner:
             report.refusal or report.skipped_because or (f"source ids {ids}" if ids else "")
         )
 
+    def rules_in_effect(self) -> RulesReport:
+        """The merchant's rules the runs will apply (a bad file fails the catalog run)."""
+        file = self.settings.rules_file
+        try:
+            return RulesReport.of(file, load_rules(file) if file else None)
+        except RulesError:
+            return RulesReport()
+
     def has_store_setup(self) -> bool:
         """Whether categories and store were ever set up (a dry run reads, never writes, them)."""
         return all(
@@ -230,7 +240,7 @@ class SyncRunner:
         archival. A dry run writes nothing: it skips the catalog run, plans the pages the
         instance knows (following the totals they see), and plans archival."""
         started = time.monotonic()
-        summary = SyncSummary(dry_run=dry_run)
+        summary = SyncSummary(dry_run=dry_run, rules=self.rules_in_effect())
         prepare_instance(self.instance, self.settings)
         end_dead_cli_runs(self.instance)
         if pages:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync_pipeline.defs.reports import RequestCounts
+from sync_pipeline.defs.reports import RequestCounts, RulesReport
 
-COUNT_KEYS = ("created", "updated", "unchanged", "failed", "stock_set")
+COUNT_KEYS = ("created", "updated", "unchanged", "failed", "stock_set", "sale_prices_set")
 REQUEST_KEYS = ("medusa_reads", "medusa_writes")
 
 
@@ -41,6 +41,7 @@ class SyncSummary:
     archival_note: str = ""
     # Medusa requests of the catalog and archival runs (pages keep their own).
     other_requests: RequestCounts = RequestCounts()
+    rules: RulesReport = RulesReport()
 
     @property
     def ok(self) -> bool:
@@ -73,4 +74,5 @@ class SyncSummary:
             "archived": self.archived,
             "archival_note": self.archival_note,
             "catalog_error": self.catalog_error,
+            "rules": self.rules.as_dict(),
         }

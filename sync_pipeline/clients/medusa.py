@@ -346,6 +346,54 @@ class MedusaClient:
         answer = self.post(PRODUCTS_BATCH_PATH, body, params={"fields": fields})
         return ProductBatch.model_validate(answer)
 
+    def find_variant_by_barcode(self, barcode: str) -> dict[str, Any] | None:
+        """The variant holding ``barcode`` (Medusa keeps barcodes unique), with its product."""
+        rows = self.get(
+            "/admin/product-variants",
+            {"barcode": barcode, "fields": "id,sku,product.id,product.handle,product.external_id"},
+        ).get("variants", [])
+        return rows[0] if rows else None
+
+    # --- price lists --------------------------------------------------------------------------
+
+    def list_price_lists(self) -> list[dict[str, Any]]:
+        """Every price list (a store has a few): id, title, description, type, status, created."""
+        return self.list_all(
+            "/admin/price-lists",
+            "price_lists",
+            {"fields": "id,title,description,type,status,created_at"},
+        )
+
+    def create_price_list(
+        self, *, title: str, description: str, type: str, status: str
+    ) -> dict[str, Any]:
+        body = {"title": title, "description": description, "type": type, "status": status}
+        return self.post("/admin/price-lists", body)["price_list"]
+
+    def delete_price_list(self, list_id: str) -> None:
+        self.delete(f"/admin/price-lists/{list_id}")
+
+    def remove_products_from_price_list(self, list_id: str, product_ids: list[str]) -> None:
+        """Remove every price these products' variants have in the list."""
+        if product_ids:
+            self.post(
+                f"/admin/price-lists/{list_id}/products",
+                {"remove": product_ids},
+                params={"fields": "id"},  # not the whole list back
+            )
+
+    def batch_price_list_prices(
+        self,
+        list_id: str,
+        *,
+        create: list[dict[str, Any]] | None = None,
+        update: list[dict[str, Any]] | None = None,
+        delete: list[str] | None = None,
+    ) -> None:
+        """Add, change or remove prices of one price list, all-or-nothing."""
+        body = _batch_body(create=create, update=update, delete=delete)
+        self.post(f"/admin/price-lists/{list_id}/prices/batch", body)
+
     # --- stock ------------------------------------------------------------------------------------
 
     def batch_stock_levels(

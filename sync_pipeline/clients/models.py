@@ -147,6 +147,7 @@ class MedusaVariant(MedusaModel):
     id: str | None = None
     title: str | None = None
     sku: str | None = None
+    barcode: str | None = None
     manage_inventory: bool | None = None
     allow_backorder: bool | None = None
     weight: float | None = None
@@ -255,6 +256,7 @@ class ExistingInventoryLink(MedusaRecord):
 class ExistingVariant(MedusaRecord):
     id: str
     sku: str | None = None
+    barcode: str | None = None
     title: str | None = None
     manage_inventory: bool | None = None
     prices: list[ExistingPrice] = Field(default_factory=list)

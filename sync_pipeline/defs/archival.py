@@ -32,7 +32,8 @@ class ArchivalConfig(dg.Config):
     pool=MEDUSA_POOL,
     output_required=False,
     description=(
-        "Products the sync created that are no longer in the source, set to draft (or "
+        "Products the sync created that are no longer in the source (or that the merchant's "
+        "selection now leaves out), set to draft (or "
         "deleted, if configured). Runs only after a complete cycle (every page succeeded and "
         "the ids seen equal the source's total), and refuses to archive more than max_share "
         "of the catalog (10%) unless allow_mass_archive is set. A product that comes back is "
@@ -58,6 +59,7 @@ def medusa_archived_products(
     plan = plan_archival(
         list_owned_products(meter.client),
         status.seen_ids,
+        left_out_ids=status.left_out_ids,
         max_share=config.max_share,
         allow_mass_archive=config.allow_mass_archive,
     )
@@ -80,7 +82,13 @@ def medusa_archived_products(
         )
         raise dg.Failure(plan.refusal, metadata=report.to_metadata(), allow_retries=False)
     archived = archive_products(meter.client, plan.vanished, config.mode)
-    context.log.info("Archived %d vanished products (%s)", archived, config.mode)
+    context.log.info(
+        "Archived %d products (%s): %d left the source, %d the merchant's selection",
+        archived,
+        config.mode,
+        archived - plan.left_out,
+        plan.left_out,
+    )
     report = ArchivalReport(
         archived=archived,
         mode=config.mode,

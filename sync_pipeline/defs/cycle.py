@@ -93,6 +93,8 @@ class CycleStatus:
     reason: str = ""
     total: int | None = None
     seen_ids: set[int] = field(default_factory=set)
+    left_out_ids: set[int] = field(default_factory=set)
+    """Seen, but outside the merchant's selection: the store should not carry them."""
     first_run: str = ""
     """The run that read the catalog and so began the cycle (none before any sync)."""
     pages_missing: bool = False
@@ -107,6 +109,7 @@ def cycle_status(instance: dg.DagsterInstance) -> CycleStatus:
     keys = cycle_pages(instance, cycle)
     statuses = instance.get_status_by_partition(WRITTEN, keys, product_pages) or {}
     seen: set[int] = set()
+    left_out: set[int] = set()
     total: int | None = None
     for key in keys:
         report = page_report(instance, cycle, key)
@@ -130,6 +133,7 @@ def cycle_status(instance: dg.DagsterInstance) -> CycleStatus:
             )
         total = report.total
         seen.update(report.source_ids)
+        left_out.update(report.left_out)
     if len(seen) != total:
         return CycleStatus(
             False,
@@ -137,4 +141,6 @@ def cycle_status(instance: dg.DagsterInstance) -> CycleStatus:
             total,
             first_run=cycle.run_id,
         )
-    return CycleStatus(True, total=total, seen_ids=seen, first_run=cycle.run_id)
+    return CycleStatus(
+        True, total=total, seen_ids=seen, left_out_ids=left_out, first_run=cycle.run_id
+    )

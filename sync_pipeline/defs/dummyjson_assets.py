@@ -20,7 +20,7 @@ from sync_pipeline.defs.partitions import (
     register_pages,
 )
 from sync_pipeline.defs.reports import CatalogReport, FetchReport, NormalizeReport
-from sync_pipeline.defs.resources import DummyJSONResource
+from sync_pipeline.defs.resources import DummyJSONResource, MerchantRulesResource
 from sync_pipeline.settings import SyncSettings
 from sync_pipeline.sync.mapping import (
     NormalizedPage,
@@ -28,6 +28,7 @@ from sync_pipeline.sync.mapping import (
     normalize_categories,
     normalize_products,
 )
+from sync_pipeline.sync.rules import RulesError, apply_rules
 
 T = TypeVar("T")
 GROUP = "catalog_sync"
@@ -213,10 +214,20 @@ def _normalized_products_asset() -> dg.AssetsDefinition:
         description=(
             "The page's products validated and mapped to what the sync writes (handle, price "
             "in major units, images, tags, metadata). Invalid records are set aside with the "
-            "reason; they never stop the rest of the page."
+            "reason; they never stop the rest of the page. With the merchant's rules "
+            "(SYNC_RULES_FILE): only the selected products, priced, put on sale and stocked "
+            "by the rules; those left out are listed (left_out_by_selection)."
         ),
     )
-    def normalized_products(context: dg.AssetExecutionContext, dummyjson_product_pages: dict):
+    def normalized_products(
+        context: dg.AssetExecutionContext,
+        dummyjson_product_pages: dict,
+        rules: MerchantRulesResource,
+    ):
+        try:
+            merchant_rules = rules.load()
+        except RulesError as error:
+            raise dg.Failure(str(error), allow_retries=False) from None
         earlier = ids_on_earlier_pages(context.instance, context.partition_key)
         for source_id, key in dummyjson_product_pages.get("ids_at_previous_page_end", {}).items():
             earlier.setdefault(source_id, key)
@@ -224,12 +235,16 @@ def _normalized_products_asset() -> dg.AssetsDefinition:
         products, rejected = normalize_products(raw, earlier)
         for record in rejected:
             context.log.warning("Record %s set aside: %s", record.source_id, record.reason)
+        left_out: list[int] = []
+        if merchant_rules:
+            products, left_out = apply_rules(products, merchant_rules)
         raw_ids = [_source_id(r) for r in raw]
         report = NormalizeReport(
             valid=len(products),
             rejected=rejected,
             total=dummyjson_product_pages["total"],
             source_ids=sorted({i for i in raw_ids if i is not None}),
+            left_out=sorted(left_out),
         )
         return dg.Output(NormalizedPage(products, rejected), metadata=report.to_metadata())
 

@@ -10,12 +10,13 @@ import dagster as dg
 from sync_pipeline.clients.medusa_release import UnsupportedMedusa, learn_release
 from sync_pipeline.defs.dummyjson_assets import GROUP, OWNERS
 from sync_pipeline.defs.partitions import product_pages
-from sync_pipeline.defs.reports import RequestCounts, WriteReport
-from sync_pipeline.defs.resources import MedusaResource
+from sync_pipeline.defs.reports import RequestCounts, RulesReport, WriteReport
+from sync_pipeline.defs.resources import MedusaResource, MerchantRulesResource
 from sync_pipeline.settings import SyncSettings
 from sync_pipeline.sync.changes import StoreContext
 from sync_pipeline.sync.mapping import NormalizedPage, SourceCategory
 from sync_pipeline.sync.page_plan import PlannedChange
+from sync_pipeline.sync.rules import RulesError
 from sync_pipeline.sync.store_setup import (
     StoreSetupError,
     ensure_categories,
@@ -86,12 +87,16 @@ class RequestMeter:
         "The Medusa store the catalog goes into: checked to run a supported release (2.8 or "
         "later), made to support the sync's currency, with the default sales channel and "
         "shipping profile every new product is attached to, and the stock location the "
-        "supplier's stock goes to."
+        "supplier's stock goes to. The merchant's rules (SYNC_RULES_FILE) are checked here, "
+        "before anything is written, and shown with their digest."
     ),
 )
-def medusa_store(context: dg.AssetExecutionContext, medusa: MedusaResource):
+def medusa_store(
+    context: dg.AssetExecutionContext, medusa: MedusaResource, rules: MerchantRulesResource
+):
     meter = RequestMeter(medusa)
     try:
+        merchant_rules = rules.load()
         release = learn_release(meter.client)
         store = ensure_store(
             meter.client,
@@ -99,8 +104,9 @@ def medusa_store(context: dg.AssetExecutionContext, medusa: MedusaResource):
             inventory=medusa.inventory,
             stock_location_id=medusa.stock_location_id,
         )
-    except (StoreSetupError, UnsupportedMedusa) as error:
+    except (RulesError, StoreSetupError, UnsupportedMedusa) as error:
         raise dg.Failure(str(error), allow_retries=False) from None
+    rules_report = RulesReport.of(rules.rules_file, merchant_rules)
     gaps = storefront_gaps(meter.client, store)
     for gap in gaps:
         context.log.warning("Storefront: %s", gap)
@@ -113,6 +119,7 @@ def medusa_store(context: dg.AssetExecutionContext, medusa: MedusaResource):
             "sales_channel_id": store.sales_channel_id or "",
             "shipping_profile_id": store.shipping_profile_id or "",
             "stock_location_id": store.stock_location_id or "(stock not synced)",
+            **rules_report.to_metadata(),
             **meter.counts().to_metadata(),
         },
     )
@@ -142,7 +149,9 @@ def medusa_category_map(
     context: dg.AssetExecutionContext,
     dummyjson_categories: list[SourceCategory],
     medusa: MedusaResource,
+    rules: MerchantRulesResource,
 ) -> dg.Output[dict[str, str]]:
+    _check_rule_categories(rules, {c.slug for c in dummyjson_categories})
     meter = RequestMeter(medusa)
     slug_map, failures = ensure_categories(meter.client, dummyjson_categories)
     if failures:
@@ -153,6 +162,17 @@ def medusa_category_map(
         slug_map,
         metadata={"categories": len(slug_map), **meter.counts().to_metadata()},
     )
+
+
+def _check_rule_categories(rules: MerchantRulesResource, source_slugs: set[str]) -> None:
+    """Before any category is made: the rules name only categories the source has."""
+    try:
+        merchant_rules = rules.load()
+    except RulesError as error:
+        raise dg.Failure(str(error), allow_retries=False) from None
+    unknown = merchant_rules.unknown_categories(source_slugs) if merchant_rules else None
+    if unknown:
+        raise dg.Failure(f"SYNC_RULES_FILE={rules.rules_file}: {unknown}", allow_retries=False)
 
 
 @dg.asset(
@@ -174,7 +194,9 @@ def medusa_category_map(
         "The page's products upserted into Medusa: looked up by external id (dummyjson:{id}), "
         "created or updated through /admin/products/batch, linked to their category and tags, "
         "left alone when unchanged; each variant's stock level at the stock location set from "
-        "the source's stock when it differs (stock_set). A page with any failed record fails "
+        "the source's stock when it differs (stock_set); with the merchant's sale rule, each "
+        "discounted variant's price in the sync's sale price list (sale_prices_set). A page "
+        "with any failed record fails "
         "(red) after writing every good record, so it can be re-run on its own. With dry_run, "
         "nothing is written: the plan is recorded as an observation instead of a materialization."
     ),
@@ -207,6 +229,7 @@ def medusa_products(
         changes=plan_markdown(result.plan),
         dry_run=config.dry_run,
         stock_set=result.stock.written,
+        sale_prices_set=result.sale_written,
     )
     metadata = report.to_metadata()
     if config.dry_run:

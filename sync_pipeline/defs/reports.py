@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from sync_pipeline.sync.mapping import RejectedRecord, Stage
+from sync_pipeline.sync.rules import MerchantRules
 
 RECORD_COLUMNS = ("source_id", "sku", "stage", "reason")
 
@@ -128,13 +130,58 @@ class FetchReport:
 
 
 @dataclass(frozen=True)
+class RulesReport:
+    """``medusa_store``: the merchant's rules in effect for the cycle (none: ``file`` empty)."""
+
+    file: str = ""
+    digest: str = ""
+    settings: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, file: Path | str | None, rules: MerchantRules | None) -> RulesReport:
+        if file is None or rules is None:
+            return cls()
+        return cls(str(file), rules.digest, rules.settings())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file or None, "digest": self.digest or None, "rules": self.settings}
+
+    def to_metadata(self) -> dict[str, Any]:
+        if not self.file:
+            return {"rules_file": "(none: the supplier's catalog as it is)"}
+        rows = "\n".join(f"| `{key}` | `{value}` |" for key, value in self.settings.items())
+        return {
+            "rules_file": self.file,
+            "rules_digest": self.digest,
+            "rules": dg.MetadataValue.md(f"| rule | value |\n|---|---|\n{rows}"),
+            "rules_in_effect": dg.MetadataValue.json(self.settings),
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any]) -> RulesReport:
+        values = plain(metadata)
+        if "rules_digest" not in values:
+            return cls()
+        return cls(values["rules_file"], values["rules_digest"], dict(values["rules_in_effect"]))
+
+    def line(self) -> str:
+        """One line for the CLI: the file, its digest, and every rule."""
+        if not self.file:
+            return "Rules: none (the supplier's catalog as it is)"
+        rules = ", ".join(f"{key} = {value}" for key, value in self.settings.items())
+        return f"Rules: {self.file} (digest {self.digest}): {rules or 'no rule set'}"
+
+
+@dataclass(frozen=True)
 class NormalizeReport:
-    """``normalized_products``: what the page held; the ids it saw are what archival needs."""
+    """``normalized_products``: what the page held; the ids it saw are what archival needs
+    (``left_out``: those the merchant's selection leaves out, archived like vanished ones)."""
 
     valid: int
     rejected: list[RejectedRecord]
     total: int
     source_ids: list[int]
+    left_out: list[int] = field(default_factory=list)
 
     def to_metadata(self) -> dict[str, Any]:
         return {
@@ -143,6 +190,7 @@ class NormalizeReport:
             "rejected_records": records_table(self.rejected),
             "total": self.total,
             "source_ids": dg.MetadataValue.json(self.source_ids),
+            "left_out_by_selection": dg.MetadataValue.json(self.left_out),
         }
 
     @classmethod
@@ -153,6 +201,7 @@ class NormalizeReport:
             rejected=_records(values.get("rejected_records")),
             total=int(values["total"]),
             source_ids=[int(i) for i in values["source_ids"]],
+            left_out=[int(i) for i in values.get("left_out_by_selection") or []],
         )
 
 
@@ -171,6 +220,8 @@ class WriteReport:
     dry_run: bool = False
     # Inventory levels written (the supplier's stock changed, or the level was new).
     stock_set: int = 0
+    # Prices written to the sync's sale price list (added, changed or removed).
+    sale_prices_set: int = 0
 
     @property
     def failed(self) -> int:
@@ -183,6 +234,7 @@ class WriteReport:
             "unchanged": self.unchanged,
             "failed": self.failed,
             "stock_set": self.stock_set,
+            "sale_prices_set": self.sale_prices_set,
         }
 
     def to_metadata(self) -> dict[str, Any]:
@@ -215,6 +267,7 @@ class WriteReport:
             changes=str(values.get("changes") or ""),
             dry_run=dry_run,
             stock_set=int(values.get(f"{prefix}stock_set", 0)),
+            sale_prices_set=int(values.get(f"{prefix}sale_prices_set", 0)),
         )
 
 

@@ -1,9 +1,11 @@
-"""Resources: the two APIs the pipeline talks to, built from the settings."""
+"""Resources: the two APIs the pipeline talks to, and the merchant's rules, built from the
+settings."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 from dagster import ConfigurableResource, InitResourceContext
@@ -13,6 +15,7 @@ from sync_pipeline.clients.dummyjson import DummyJSONClient
 from sync_pipeline.clients.medusa import MedusaClient
 from sync_pipeline.settings import DEFAULT_DUMMYJSON_URL, SyncSettings
 from sync_pipeline.sync.locking import lock_path, sync_lock
+from sync_pipeline.sync.rules import MerchantRules, load_rules
 
 
 class DummyJSONResource(ConfigurableResource):
@@ -88,8 +91,31 @@ class MedusaResource(ConfigurableResource):
         return self._client
 
 
+class MerchantRulesResource(ConfigurableResource):
+    """The merchant's rules file (SYNC_RULES_FILE): margins, sale prices, selection, stock.
+
+    Set in the environment, not per run: a cycle's pages run in runs the sensor launches, and
+    every one must price alike.
+    """
+
+    rules_file: str | None = Field(
+        default=None,
+        description="TOML file of the merchant's rules; none: the supplier's catalog as it is.",
+    )
+
+    def load(self) -> MerchantRules | None:
+        """The rules, checked whole (a ``RulesError`` names the key); None without a file."""
+        return load_rules(Path(self.rules_file)) if self.rules_file else None
+
+
 def _secret(name: str, is_set: bool) -> dg.EnvVar | None:
     return dg.EnvVar(name) if is_set else None
+
+
+def rules_resource(settings: SyncSettings) -> MerchantRulesResource:
+    return MerchantRulesResource(
+        rules_file=str(settings.rules_file) if settings.rules_file else None
+    )
 
 
 def build_resources(settings: SyncSettings) -> dict[str, ConfigurableResource]:
@@ -97,6 +123,7 @@ def build_resources(settings: SyncSettings) -> dict[str, ConfigurableResource]:
     the run's process, never shown in the UI; with a key set, the login is not used."""
     key = settings.medusa_api_key_set
     return {
+        "rules": rules_resource(settings),
         "dummyjson": DummyJSONResource(
             base_url=settings.dummyjson_base_url, page_size=settings.page_size
         ),

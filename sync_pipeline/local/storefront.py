@@ -18,7 +18,7 @@ from sync_pipeline.clients.medusa import MedusaClient
 # `manage_inventory` it was asked for (it left every quantity out without it); 2.21 adds it itself.
 PRODUCT_FIELDS = (
     "id,handle,title,*variants.calculated_price,+variants.inventory_quantity,"
-    "+variants.manage_inventory"
+    "+variants.manage_inventory,+variants.barcode"
 )
 
 

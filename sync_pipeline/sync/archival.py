@@ -1,4 +1,5 @@
-"""Products that left the source: found, guarded, then archived (draft) or deleted.
+"""Products that left the source, or the merchant's selection: found, guarded, then archived
+(draft) or deleted.
 
 Only products the sync made (external id ``dummyjson:*``) are touched, only after a
 complete cycle (decided by the caller), and never more than a share of the catalog
@@ -31,6 +32,7 @@ class ArchivalPlan:
     owned: int
     vanished: list[OwnedProduct] = field(default_factory=list)
     refusal: str | None = None
+    left_out: int = 0  # of ``vanished``: those the merchant's selection leaves out
 
 
 class ArchivalRefused(Exception):
@@ -51,18 +53,32 @@ def plan_archival(
     owned: list[OwnedProduct],
     seen_source_ids: Iterable[int],
     *,
+    left_out_ids: Iterable[int] = (),
     max_share: float,
     allow_mass_archive: bool = False,
 ) -> ArchivalPlan:
-    """What to archive: owned, still live products whose source id was not seen."""
-    seen = set(seen_source_ids)
-    vanished = [p for p in owned if p.source_id not in seen and p.status != ARCHIVE_STATUS]
-    plan = ArchivalPlan(owned=len(owned), vanished=sorted(vanished, key=lambda p: p.source_id))
-    limit = max_share * len(owned)
-    if vanished and len(vanished) > limit and not allow_mass_archive:
-        share = len(vanished) / len(owned)
+    """What to archive: owned, still live products whose source id was not seen, or that the
+    merchant's selection leaves out.
+
+    Only the unseen count against ``max_share``, of the products the selection keeps: a
+    source that answers a truncated catalog must not empty a store, while leaving a category
+    out is the merchant's own decision (and its slugs are checked against the source's).
+    """
+    seen, left_out = set(seen_source_ids), set(left_out_ids)
+    live = [p for p in owned if p.status != ARCHIVE_STATUS]
+    gone = [p for p in live if p.source_id not in seen]
+    dropped = [p for p in live if p.source_id in left_out and p.source_id in seen]
+    plan = ArchivalPlan(
+        owned=len(owned),
+        vanished=sorted(gone + dropped, key=lambda p: p.source_id),
+        left_out=len(dropped),
+    )
+    selected = len([p for p in owned if p.source_id not in left_out])
+    limit = max_share * selected
+    if gone and len(gone) > limit and not allow_mass_archive:
+        share = len(gone) / selected if selected else 1.0
         plan.refusal = (
-            f"refusing to archive {len(vanished)} of {len(owned)} synced products "
+            f"refusing to archive {len(gone)} of {selected} synced products "
             f"({share:.0%}, more than the allowed {max_share:.0%}): if the source really "
             "dropped them, re-run with allow_mass_archive (CLI: --allow-mass-archive)"
         )

@@ -19,14 +19,17 @@ from sync_pipeline.sync.mapping import METADATA_FIELDS, NormalizedProduct
 
 # Bump when the mapping changes what it writes, so every product is rewritten once.
 # 2: stock moved from metadata to the variant's inventory level.
-MAPPING_VERSION = 2
+# 3: the barcode moved from metadata to the variant's own ``barcode``.
+MAPPING_VERSION = 3
 FINGERPRINT_KEY = "sync_fingerprint"
 OWNED_IMAGES_KEY = "sync_images"
 OWNED_CATEGORY_KEY = "sync_category_id"
 OWNED_TAGS_KEY = "sync_tag_ids"
+OWNED_SALE_KEY = "sync_sale_price"
 # Metadata keys earlier mapping versions wrote; an update removes them. The supplier's stock is
-# the inventory level now, and its availability label only restated the stock.
-RETIRED_METADATA_KEYS = ("stock", "availability_status")
+# the inventory level now, its availability label only restated the stock, and the barcode is
+# the variant's own.
+RETIRED_METADATA_KEYS = ("stock", "availability_status", "barcode")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class StoreContext:
     shipping_profile_id: str | None
     # Where the supplier's stock goes; None when the sync does not manage inventory.
     stock_location_id: str | None = None
+    # The sync's own sale price list, if it exists yet (sync/sale_prices.py).
+    sale_list_id: str | None = None
 
     @property
     def manages_inventory(self) -> bool:
@@ -63,7 +68,9 @@ def desired_state(product: NormalizedProduct, currency_code: str) -> dict[str, A
         "category": product.category_slug,
         "tags": list(product.tags),
         "sku": product.sku,
+        "barcode": product.barcode,
         "price": [currency_code, str(product.price)],
+        "sale": [currency_code, str(product.sale_price)] if product.sale_price else None,
         "dimensions": [product.weight, product.length, product.height, product.width],
         "metadata": dict(product.metadata),
     }
@@ -79,6 +86,7 @@ def current_state(existing: ExistingProduct, currency_code: str) -> dict[str, An
     price = next(
         (p for p in (variant.prices if variant else []) if p.currency_code == currency_code), None
     )
+    sale = meta.get(OWNED_SALE_KEY)
     return {
         "title": existing.title,
         "description": existing.description,
@@ -89,7 +97,11 @@ def current_state(existing: ExistingProduct, currency_code: str) -> dict[str, An
         "category": next((c.handle for c in existing.categories if c.id == owned_category), None),
         "tags": [tag_values[i] for i in meta.get(OWNED_TAGS_KEY) or [] if i in tag_values],
         "sku": variant.sku if variant else None,
+        "barcode": variant.barcode if variant else None,
         "price": [currency_code, str(price.amount)] if price else None,
+        # Medusa's admin API shows no price list's price on a variant: the sale the sync set
+        # is the one it noted.
+        "sale": [currency_code, sale] if sale else None,
         "dimensions": [existing.weight, existing.length, existing.height, existing.width],
         "metadata": {
             k: meta[k]
@@ -98,7 +110,6 @@ def current_state(existing: ExistingProduct, currency_code: str) -> dict[str, An
                 "source_id",
                 *METADATA_FIELDS.values(),
                 *RETIRED_METADATA_KEYS,
-                "barcode",
             )
             if k in meta
         },
@@ -117,7 +128,7 @@ def changed_fields(
             continue
         old = current.get(key)
         if (
-            key == "price"
+            key in ("price", "sale")
             and old
             and new
             and Decimal(old[1]) == Decimal(new[1])

@@ -99,6 +99,7 @@ class Stage(StrEnum):
     MAPPING = "mapping"  # its request body would be refused
     MEDUSA = "medusa"  # Medusa refused or never answered the write
     INVENTORY = "inventory"  # its stock level could not be set
+    SALE = "sale"  # its sale price could not be set
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,11 @@ class NormalizedProduct:
     width: float | None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     stock: int | None = None
+    barcode: str | None = None
+    brand: str | None = None
+    discount_percent: Decimal | None = None
+    # What the merchant's rules add (sync/rules.py): the sale price, below ``price``.
+    sale_price: Decimal | None = None
 
 
 def _describe_validation_error(error: ValidationError) -> str:
@@ -164,8 +170,7 @@ def normalize_product(raw: Mapping[str, Any]) -> NormalizedProduct:
         value = getattr(record, source_field)
         if value is not None:
             metadata[key] = value
-    if record.meta and isinstance(record.meta.get("barcode"), str):
-        metadata["barcode"] = record.meta["barcode"]
+    barcode = record.meta.get("barcode") if record.meta else None
     tags = tuple(dict.fromkeys(tag.strip() for tag in record.tags if tag.strip()))
     return NormalizedProduct(
         source_id=record.id,
@@ -185,6 +190,13 @@ def normalize_product(raw: Mapping[str, Any]) -> NormalizedProduct:
         width=dims.width if dims else None,
         metadata=metadata,
         stock=record.stock,
+        barcode=barcode.strip() or None if isinstance(barcode, str) else None,
+        brand=record.brand,
+        discount_percent=(
+            Decimal(str(record.discountPercentage))
+            if record.discountPercentage is not None
+            else None
+        ),
     )
 
 

@@ -25,6 +25,7 @@ from sync_pipeline.sync.changes import (
     FINGERPRINT_KEY,
     OWNED_CATEGORY_KEY,
     OWNED_IMAGES_KEY,
+    OWNED_SALE_KEY,
     OWNED_TAGS_KEY,
     RETIRED_METADATA_KEYS,
     StoreContext,
@@ -52,6 +53,7 @@ def _owned_metadata(
         OWNED_IMAGES_KEY: list(product.images),
         OWNED_CATEGORY_KEY: category_id,
         OWNED_TAGS_KEY: tag_ids,
+        **({OWNED_SALE_KEY: str(product.sale_price)} if product.sale_price else {}),
     }
 
 
@@ -62,6 +64,7 @@ def _default_variant(product: NormalizedProduct, store: StoreContext) -> MedusaV
     return MedusaVariant(
         title=DEFAULT_OPTION,
         sku=product.sku,
+        barcode=product.barcode,
         manage_inventory=store.manages_inventory,
         weight=product.weight,
         length=product.length,
@@ -132,7 +135,7 @@ def build_update(
         [ref.id for ref in existing.tags], meta.get(OWNED_TAGS_KEY) or [], tag_ids
     )
     # Metadata is merged by Medusa: an empty string deletes a key the source no longer has.
-    dropped = (*METADATA_FIELDS.values(), *RETIRED_METADATA_KEYS)
+    dropped = (*METADATA_FIELDS.values(), *RETIRED_METADATA_KEYS, OWNED_SALE_KEY)
     metadata: dict[str, Any] = {key: "" for key in dropped if key in meta}
     metadata.update(_owned_metadata(product, store.currency_code, category_id, tag_ids))
     return MedusaProductUpdate(
@@ -184,6 +187,7 @@ def _updated_variants(
         MedusaVariant(
             id=variant.id,
             sku=product.sku,
+            barcode=product.barcode,
             manage_inventory=True
             if store.manages_inventory and ours.manage_inventory is False
             else None,

@@ -31,6 +31,7 @@ PRODUCT_LOOKUP_FIELDS = ",".join(
         "metadata",
         "variants.id",
         "variants.sku",
+        "variants.barcode",
         "variants.title",
         "variants.manage_inventory",
         "variants.prices.id",
@@ -47,7 +48,9 @@ PRODUCT_LOOKUP_FIELDS = ",".join(
 # Enough to tell an unchanged product (fingerprint, status): ~4x cheaper than the full
 # lookup, which is only made for the products that will be written.
 FINGERPRINT_FIELDS = "id,handle,external_id,status,metadata"
-BATCH_RESPONSE_FIELDS = "id,handle,external_id"
+
+# What the sale step needs of each written product: its variant.
+BATCH_RESPONSE_FIELDS = "id,handle,external_id,variants.id,variants.sku"
 
 
 class ProductLookup:

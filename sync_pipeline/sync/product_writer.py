@@ -17,8 +17,9 @@ from sync_pipeline.clients.medusa import (
     MedusaError,
     MedusaUnavailable,
 )
+from sync_pipeline.clients.models import ExistingProduct
 from sync_pipeline.sync.changes import StoreContext
-from sync_pipeline.sync.mapping import RejectedRecord, Stage
+from sync_pipeline.sync.mapping import NormalizedProduct, RejectedRecord, Stage
 from sync_pipeline.sync.page_plan import Action, Links, Write, is_current
 from sync_pipeline.sync.product_lookup import ProductLookup
 from sync_pipeline.sync.store_setup import AMBIGUOUS_WRITE_ATTEMPTS
@@ -32,6 +33,8 @@ class WriteResult:
     updated: int = 0
     failures: list[RejectedRecord] = field(default_factory=list)
     ambiguous_retries: int = 0
+    # Each product written, as Medusa answered it (its id and variants), by external id.
+    written: dict[str, ExistingProduct] = field(default_factory=dict)
 
 
 class ProductWriter:
@@ -80,13 +83,19 @@ class ProductWriter:
             return
         self.result.created += len(answer.created)
         self.result.updated += len(answer.updated)
-        self.lookup.remember([*answer.created, *answer.updated])
+        self._written([*answer.created, *answer.updated])
+
+    def _written(self, products: list[ExistingProduct]) -> None:
+        self.lookup.remember(products)
+        self.result.written.update((p.external_id, p) for p in products if p.external_id)
 
     def _split(self, writes: list[Write], attempts_left: int, error: MedusaError) -> None:
         """All-or-nothing batch rejected: halve until the bad record stands alone."""
         if len(writes) == 1:
             write = writes[0]
-            if write.action is Action.CREATE and error.is_duplicate:
+            if error.is_duplicate and "barcode" in error.message and write.product.barcode:
+                self._fail(write, self._barcode_taken(write.product))
+            elif write.action is Action.CREATE and error.is_duplicate:
                 self._adopt_by_handle(write, attempts_left, error)
             else:
                 self._fail(write, f"HTTP {error.status}: {error.message}")
@@ -94,6 +103,18 @@ class ProductWriter:
         middle = len(writes) // 2
         self._write(writes[:middle], attempts_left)
         self._write(writes[middle:], attempts_left)
+
+    def _barcode_taken(self, product: NormalizedProduct) -> str:
+        """Whose the barcode is: the two records a supplier must tell apart."""
+        holder = self.client.find_variant_by_barcode(product.barcode or "")
+        owner = (holder or {}).get("product") or {}
+        by = (
+            f"variant {holder['id']} (SKU {holder.get('sku')}) of product {owner.get('handle')} "
+            f"(external id {owner.get('external_id')})"
+            if holder
+            else "another variant"
+        )
+        return f"barcode {product.barcode} is already held by {by}; this product was not written"
 
     def _adopt_by_handle(self, write: Write, attempts_left: int, error: MedusaError) -> None:
         """A create whose handle is taken: update the holder if it is this product's, else fail.
@@ -128,6 +149,7 @@ class ProductWriter:
             current = existing.get(write.product.external_id)
             if current and is_current(write.product, current, self.store):
                 # It committed: count it as what it was meant to be.
+                self._written([current])
                 if write.action is Action.CREATE:
                     self.result.created += 1
                 else:

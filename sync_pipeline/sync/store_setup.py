@@ -21,6 +21,7 @@ from sync_pipeline.clients.medusa import (
 from sync_pipeline.sync.changes import StoreContext
 from sync_pipeline.sync.mapping import SourceCategory, category_handle
 from sync_pipeline.sync.payloads import category_fields
+from sync_pipeline.sync.sale_prices import find_sale_list
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ def ensure_store(
     stock_location_id: str | None = None,
 ) -> StoreContext:
     """Make the store sell in ``currency_code`` and return what new products must link to
-    (with ``inventory``, the stock location their stock goes to)."""
+    (with ``inventory``, the stock location their stock goes to; the sync's sale price list,
+    if there is one yet)."""
     currency_code = currency_code.lower()
     stores = client.list_stores()
     if not stores:
@@ -104,6 +106,7 @@ def ensure_store(
         sales_channel_id=store.get("default_sales_channel_id"),
         shipping_profile_id=profiles[0]["id"] if profiles else None,
         stock_location_id=stock_location(client, store, stock_location_id) if inventory else None,
+        sale_list_id=find_sale_list(client),
     )
 
 

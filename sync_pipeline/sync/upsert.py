@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sync_pipeline.clients.medusa import MedusaClient
+from sync_pipeline.clients.models import ExistingProduct
 from sync_pipeline.sync.changes import StoreContext
 from sync_pipeline.sync.inventory import StockResult, StockWriter
 from sync_pipeline.sync.mapping import NormalizedProduct, RejectedRecord
 from sync_pipeline.sync.page_plan import Action, PlannedChange, is_current, plan_page
 from sync_pipeline.sync.product_lookup import ProductLookup
 from sync_pipeline.sync.product_writer import ProductWriter
+from sync_pipeline.sync.sale_prices import SalePriceWriter
 from sync_pipeline.sync.taxonomy import link_page
 
 
@@ -32,6 +34,7 @@ class UpsertResult:
     new_categories: list[str] = field(default_factory=list)
     new_tags: list[str] = field(default_factory=list)
     stock: StockResult = field(default_factory=StockResult)
+    sale_written: int = 0
 
     @property
     def failed(self) -> int:
@@ -87,9 +90,20 @@ class ProductUpserter:
             result.created, result.updated = written.created, written.updated
             result.ambiguous_retries = written.ambiguous_retries
             result.failures.extend(written.failures)
+            self._sync_sale_prices([w.product for w in plan.writes], written.written)
         if self.store.manages_inventory:
             self._sync_stock(page.products, lookup)
         return result
+
+    def _sync_sale_prices(
+        self, products: list[NormalizedProduct], written: dict[str, ExistingProduct]
+    ) -> None:
+        failed = {f.source_id for f in self.result.failures}
+        sale = SalePriceWriter(self.client, self.store).run(
+            [p for p in products if str(p.source_id) not in failed], written
+        )
+        self.result.sale_written = sale.written
+        self.result.failures.extend(sale.failures)
 
     def _sync_stock(self, products: list[NormalizedProduct], lookup: ProductLookup) -> None:
         assert self.store.stock_location_id is not None

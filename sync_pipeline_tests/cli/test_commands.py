@@ -79,6 +79,45 @@ def test_a_wrong_setting_is_one_sentence_naming_it(case, medusa_stack, source_se
     assert not (tmp_path / "home" / "runs.db").exists()  # nothing ran
 
 
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ("[pricing]\nmarkup = 30\n", "unknown key pricing.markup"),
+        ('[sale]\nfrom_discount = "yes"\n', 'sale.from_discount must be true or false (got "yes")'),
+        ("[stock]\nbuffer = -2\n", "stock.buffer must be 0 or more (got -2)"),
+        (
+            '[selection]\ncategories = ["laptop"]\n',
+            "selection.categories names 'laptop', not a category of the source (it has beauty,",
+        ),
+    ],
+    ids=["unknown key", "wrong type", "negative", "no such category"],
+)
+def test_a_bad_rules_file_is_one_sentence_and_nothing_runs(
+    rules, message, old_medusa, source_server, tmp_path
+):
+    path = tmp_path / "rules.toml"
+    path.write_text(rules)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "MEDUSA_BASE_URL": old_medusa.url,  # never asked: the rules are checked first
+        "MEDUSA_API_KEY": "sk_test",
+        "DUMMYJSON_BASE_URL": source_server.url,
+        "SYNC_RULES_FILE": str(path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "sync_pipeline.cli", "sync"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"Not syncing: SYNC_RULES_FILE={path}: ") and message in line, line
+    assert old_medusa.requests == [] and not (tmp_path / "home" / "runs.db").exists()
+
+
 def test_a_medusa_older_than_2_8_is_refused_before_anything_runs(
     old_medusa, source_server, tmp_path
 ):

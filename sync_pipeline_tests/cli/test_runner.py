@@ -300,6 +300,7 @@ def test_dry_run_reports_the_plan_and_writes_nothing(
         "unchanged": 16,
         "failed": 0,
         "stock_set": 1,
+        "sale_prices_set": 0,  # no rules, so no sale
     }
     assert page.requests["medusa_writes"] == 0
     assert f'price: ["usd", "{full[0]["price"]}"] → ["usd", "1.5"]' in page.plan

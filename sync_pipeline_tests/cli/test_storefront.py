@@ -173,3 +173,26 @@ def test_with_stock_sync_off_nothing_about_inventory_is_touched_until_it_is_on(
         )
     }
     assert levels == {raw["sku"]: [raw["stock"]] for raw in source}
+
+
+def test_a_barcode_another_variant_holds_fails_that_record_alone_naming_both(
+    empty_store, tmp_path, snapshot_dir, sync_runner, medusa_client
+):
+    source = json.loads((snapshot_dir / "products.json").read_text())[:6]
+    holder, copier = source[1], source[3]
+    barcode = holder["meta"]["barcode"]
+    copier["meta"]["barcode"] = barcode  # Medusa keeps a variant's barcode unique
+    data = tmp_path / "products.json"
+    data.write_text(json.dumps(source))
+    with DummyJSONServer(data) as server:
+        summary = sync_runner(server.url).run()
+    assert summary.count("created") == 5 and summary.count("failed") == 1
+    [failure] = [r for page in summary.pages for r in page.failed_records]
+    assert failure["source_id"] == str(copier["id"]) and failure["stage"] == "medusa"
+    holder_handle = product_handle(holder["title"], holder["id"])
+    assert f"barcode {barcode} is already held by variant variant_" in failure["reason"]
+    assert f"of product {holder_handle} (external id dummyjson:{holder['id']})" in failure["reason"]
+    rows = medusa_client.get(
+        "/admin/product-variants", {"barcode": barcode, "fields": "id,product.handle"}
+    )["variants"]
+    assert [row["product"]["handle"] for row in rows] == [holder_handle]

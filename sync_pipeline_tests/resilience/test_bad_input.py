@@ -48,8 +48,8 @@ class Accepted:
 
 
 def _record(case_id: int, **changes: Any) -> dict[str, Any]:
-    """A valid record (a copy of a good one, with its own id, SKU and images), then changes;
-    a change to ``...`` deletes the field."""
+    """A valid record (a copy of a good one, with its own id, SKU, barcode and images), then
+    changes; a change to ``...`` deletes the field."""
     raw = copy.deepcopy(GOOD[case_id % len(GOOD)])
     raw.update(
         id=case_id,
@@ -58,6 +58,8 @@ def _record(case_id: int, **changes: Any) -> dict[str, Any]:
         images=[f"https://cdn.example.com/case/{case_id}/1.webp"],
         thumbnail=f"https://cdn.example.com/case/{case_id}/thumbnail.webp",
     )
+    if isinstance(raw.get("meta"), dict):  # Medusa keeps a variant's barcode unique
+        raw["meta"]["barcode"] = f"{9_000_000_000_000 + case_id}"
     for key, value in changes.items():
         if value is ...:
             raw.pop(key, None)

@@ -5,16 +5,31 @@ than 2.8, stops the store step with a message naming it."""
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from sync_pipeline.defs.medusa_assets import STOREFRONT_CHECK, medusa_store
-from sync_pipeline.defs.resources import MedusaResource
+from sync_pipeline.defs.resources import MedusaResource, MerchantRulesResource
 
 
 def _materialize_store(medusa_stack, **fields):
     resource = MedusaResource(
         base_url=medusa_stack.base_url, api_key=medusa_stack.api_key, **fields
     )
-    return dg.materialize([medusa_store], resources={"medusa": resource}, raise_on_error=False)
+    return dg.materialize(
+        [medusa_store],
+        resources={"medusa": resource, "rules": MerchantRulesResource()},
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture
+def broken_shop(empty_store):
+    """An empty store that a test may take pieces of the shop from; reset again afterwards, so
+    the tests that use the stack's shop as it is find it whole."""
+    from sync_pipeline.local import stack
+
+    yield empty_store
+    stack.reset_store(store=empty_store)
 
 
 def _failure(result) -> str:
@@ -45,7 +60,7 @@ def test_a_release_older_than_2_8_fails_the_store_step_and_writes_nothing(old_me
     assert old_medusa.writes == []
 
 
-def test_missing_pieces_are_a_warning_that_names_each_fix(empty_store, medusa_stack, medusa_client):
+def test_missing_pieces_are_a_warning_that_names_each_fix(broken_shop, medusa_stack, medusa_client):
     store = medusa_client.get("/admin/stores")["stores"][0]
     channel = store["default_sales_channel_id"]
     for region in medusa_client.get("/admin/regions")["regions"]:
@@ -74,7 +89,7 @@ def test_missing_pieces_are_a_warning_that_names_each_fix(empty_store, medusa_st
 
 
 def test_no_stock_location_stops_the_store_step_naming_the_setting(
-    empty_store, medusa_stack, medusa_client
+    broken_shop, medusa_stack, medusa_client
 ):
     (location,) = medusa_client.get("/admin/stock-locations")["stock_locations"]
     medusa_client.delete(f"/admin/stock-locations/{location['id']}")
@@ -107,3 +122,19 @@ def test_on_a_release_older_than_2_8_a_sync_writes_no_category(old_medusa, sourc
     assert "is a release older than 2.8.0" in summary.catalog_error
     assert not any(p.ok for p in summary.pages)
     assert old_medusa.writes == []
+
+
+def test_a_bad_rules_file_fails_the_store_step_before_any_request(old_medusa, tmp_path):
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[stock]\nbuffer = -1\n")
+    result = dg.materialize(
+        [medusa_store],
+        resources={
+            "medusa": MedusaResource(base_url=old_medusa.url, api_key="sk_test"),
+            "rules": MerchantRulesResource(rules_file=str(rules)),
+        },
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert _failure(result) == f"SYNC_RULES_FILE={rules}: stock.buffer must be 0 or more (got -1)"
+    assert old_medusa.requests == []
