@@ -409,3 +409,34 @@ def test_a_catalog_that_grows_gets_its_new_pages_and_one_that_shrinks_retires_th
         "/admin/products", {"limit": 1, "fields": "id", "status[]": "published"}
     )["count"]
     assert (published, stored()) == (194, 1200)
+
+
+def test_a_product_synced_with_its_barcode_in_metadata_gets_it_native_once(
+    empty_store, tmp_path, snapshot_dir, sync_runner, medusa_client
+):
+    source = json.loads((snapshot_dir / "products.json").read_text())[:5]
+    data = tmp_path / "products.json"
+    data.write_text(json.dumps(source))
+    with DummyJSONServer(data) as server:
+        runner = sync_runner(server.url)
+        assert runner.run().ok
+        # As mapping version 2 left it: the barcode in metadata only, another fingerprint.
+        fields = "id,metadata,variants.id,variants.barcode"
+        (old,) = medusa_client.get(
+            "/admin/products", {"external_id": f"dummyjson:{source[0]['id']}", "fields": fields}
+        )["products"]
+        barcode = old["variants"][0]["barcode"]
+        medusa_client.post(
+            f"/admin/products/{old['id']}",
+            {
+                "metadata": {"barcode": barcode, "sync_fingerprint": "mapping-version-2"},
+                "variants": [{"id": old["variants"][0]["id"], "barcode": None}],
+            },
+        )
+        moved = runner.run()
+        assert moved.ok and moved.count("updated") == 1 and moved.count("unchanged") == 4
+        again = runner.run()
+    assert again.ok and again.requests("medusa_writes") == 0
+    (now,) = medusa_client.get("/admin/products", {"id": old["id"], "fields": fields})["products"]
+    assert now["variants"][0]["barcode"] == barcode == source[0]["meta"]["barcode"]
+    assert "barcode" not in now["metadata"]

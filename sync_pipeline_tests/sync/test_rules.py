@@ -3,6 +3,7 @@ key), and each rule's result exact to the cent, in decimals."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -175,3 +176,13 @@ def test_the_digest_follows_the_rules_and_the_settings_list_what_the_file_sets(t
     same = rules_from(tmp_path, EXAMPLE.replace("buffer = 2", "buffer   =   2"))
     other = rules_from(tmp_path, EXAMPLE.replace("buffer = 2", "buffer = 3"))
     assert same.digest == example.digest != other.digest
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/rules.md"])
+def test_the_documented_example_is_a_valid_rules_file(tmp_path, doc):
+    from sync_pipeline.settings import REPO_ROOT
+
+    text = (REPO_ROOT / doc).read_text(encoding="utf-8")
+    [example] = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    rules = rules_from(tmp_path, example)
+    assert rules.settings() == rules_from(tmp_path, EXAMPLE).settings()
