@@ -81,8 +81,8 @@ class SalePriceWriter:
         if not products or (self.store.sale_list_id is None and not on_sale):
             return self.result  # no sale, and no list that could hold an old one
         products = [p for p in products if p.external_id in written]
-        list_id = self.store.sale_list_id or ensure_sale_list(self.client)
         try:
+            list_id = self.store.sale_list_id or ensure_sale_list(self.client)
             if self.store.sale_list_id:  # an older sale of these products may be in it
                 self.client.remove_products_from_price_list(
                     list_id, [written[p.external_id].id for p in products]

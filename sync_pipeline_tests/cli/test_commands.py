@@ -18,6 +18,31 @@ def _closed_port() -> int:
         return probe.getsockname()[1]
 
 
+def _refused_sync(home, medusa_url: str, api_key: str, source_url: str, **settings: str) -> str:
+    """``sync-pipeline sync`` that must refuse to start: its one line on stderr (exit 2,
+    nothing on stdout, no run recorded in ``home``)."""
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "MEDUSA_BASE_URL": medusa_url,
+        "MEDUSA_API_KEY": api_key,
+        "DUMMYJSON_BASE_URL": source_url,
+        **settings,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "sync_pipeline.cli", "sync"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert not (home / "runs.db").exists()  # nothing ran
+    return line
+
+
 CASES = {
     "bad number": ({"SYNC_PAGE_SIZE": "lots"}, "SYNC_PAGE_SIZE='lots' is not a whole number"),
     "bad switch": ({"SYNC_INVENTORY": "maybe"}, "SYNC_INVENTORY='maybe' must be on or off"),
@@ -56,27 +81,15 @@ def test_a_wrong_setting_is_one_sentence_naming_it(case, medusa_stack, source_se
         "source": source_server.url,
     }
     overrides, message = CASES[case]
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "home"),
-        "MEDUSA_BASE_URL": medusa_stack.base_url,
-        "MEDUSA_API_KEY": medusa_stack.api_key,
-        "DUMMYJSON_BASE_URL": source_server.url,
+    line = _refused_sync(
+        tmp_path / "home",
+        medusa_stack.base_url,
+        medusa_stack.api_key,
+        source_server.url,
         **{key: value.format(**values) for key, value in overrides.items()},
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "sync_pipeline.cli", "sync"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stdout == ""
-    [line] = done.stderr.splitlines()
     assert line.startswith("Not syncing: ") and message.format(**values) in line
     assert medusa_stack.api_key not in line
-    assert not (tmp_path / "home" / "runs.db").exists()  # nothing ran
 
 
 @pytest.mark.parametrize(
@@ -97,51 +110,23 @@ def test_a_bad_rules_file_is_one_sentence_and_nothing_runs(
 ):
     path = tmp_path / "rules.toml"
     path.write_text(rules)
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "home"),
-        "MEDUSA_BASE_URL": old_medusa.url,  # never asked: the rules are checked first
-        "MEDUSA_API_KEY": "sk_test",
-        "DUMMYJSON_BASE_URL": source_server.url,
-        "SYNC_RULES_FILE": str(path),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "sync_pipeline.cli", "sync"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    # Medusa is never asked: the rules are checked first.
+    line = _refused_sync(
+        tmp_path / "home", old_medusa.url, "sk_test", source_server.url, SYNC_RULES_FILE=str(path)
     )
-    assert done.returncode == 2, done.stdout + done.stderr
-    [line] = done.stderr.splitlines()
     assert line.startswith(f"Not syncing: SYNC_RULES_FILE={path}: ") and message in line, line
-    assert old_medusa.requests == [] and not (tmp_path / "home" / "runs.db").exists()
+    assert old_medusa.requests == []
 
 
 def test_a_medusa_older_than_2_8_is_refused_before_anything_runs(
     old_medusa, source_server, tmp_path
 ):
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "home"),
-        "MEDUSA_BASE_URL": old_medusa.url,
-        "MEDUSA_API_KEY": "sk_test",
-        "DUMMYJSON_BASE_URL": source_server.url,
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "sync_pipeline.cli", "sync"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 2, done.stdout + done.stderr
-    [line] = done.stderr.splitlines()
+    line = _refused_sync(tmp_path / "home", old_medusa.url, "sk_test", source_server.url)
     assert line.startswith(
         f"Not syncing: Medusa at {old_medusa.url} is a release older than 2.8.0 (it has no GET "
         "/admin/tax-providers"
     )
-    assert old_medusa.writes == [] and not (tmp_path / "home" / "runs.db").exists()
+    assert old_medusa.writes == []
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
-"""The merchant's rules end to end, read back through Medusa's Store API as a storefront calls
-it: exactly the selected products are for sale, at the rules' prices, on sale through Medusa's
-own price list, with the stock buffer kept and the barcode native. Then the rules change."""
+"""The merchant's rules (the documented example) end to end, read back through Medusa's Store
+API as a storefront calls it: exactly the selected products are for sale, at the rules' prices,
+on sale through Medusa's own price list, with the stock buffer kept and the barcode native.
+Then the rules change."""
 
 from __future__ import annotations
 
@@ -15,31 +16,17 @@ from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
 from sync_pipeline.local.storefront import Storefront
 from sync_pipeline.sync.mapping import product_handle
 from sync_pipeline.sync.sale_prices import SALE_LIST_MARKER
+from sync_pipeline_tests.rules_example import EXAMPLE
 
 pytestmark = pytest.mark.e2e
 
-RULES = """
-[pricing]
-markup_percent = {markup}
-ending = 0.99
-minimum = 1.00
-[pricing.categories.laptops]
-markup_percent = 15
-
-[sale]
-from_discount = true
-
-[selection]
-categories = {categories}
-exclude_brands = ["Apple"]
-
-[stock]
-buffer = 2
-"""
-
 
 def _rules(path, markup=30, categories=("smartphones", "laptops")):
-    path.write_text(RULES.format(markup=markup, categories=json.dumps(list(categories))))
+    """The documented example, with another base markup or selection."""
+    text = EXAMPLE.replace("markup_percent = 30 ", f"markup_percent = {markup} ", 1)
+    text = text.replace('["smartphones", "laptops"]', json.dumps(list(categories)), 1)
+    assert (markup, categories) == (30, ("smartphones", "laptops")) or text != EXAMPLE
+    path.write_text(text)
     return path
 
 
@@ -93,6 +80,11 @@ def test_the_merchants_rules_as_a_storefront_sees_them_then_changed(
 ):
     source = json.loads((snapshot_dir / "products.json").read_text())
     rules = _rules(tmp_path / "rules.toml")
+    # The merchant's own sale, which the sync must neither take for its own nor touch.
+    merchant = medusa_client.post(
+        "/admin/price-lists",
+        {"title": "Black Friday", "description": "ours", "type": "sale", "status": "draft"},
+    )["price_list"]
     settings = dataclasses.replace(sync_settings, rules_file=rules)
     with DummyJSONServer(snapshot_dir / "products.json") as server:
         runner = SyncRunner(dagster_instance, settings, stack_resources(server.url))
@@ -104,8 +96,18 @@ def test_the_merchants_rules_as_a_storefront_sees_them_then_changed(
         _assert_storefront_shows(medusa_client, wanted)
         on_sale = sum(1 for w in wanted.values() if w["sale"])
         assert first.count("sale_prices_set") == on_sale > 0
-        lists = medusa_client.get("/admin/price-lists", {"fields": "id,description,type,status"})
-        (sale_list,) = lists["price_lists"]
+        fields = "id,title,description,type,status,prices.id"
+        lists = {
+            pl["id"]: pl
+            for pl in medusa_client.get("/admin/price-lists", {"fields": fields})["price_lists"]
+        }
+        theirs = lists.pop(merchant["id"])
+        assert (theirs["title"], theirs["status"], theirs["prices"]) == (
+            "Black Friday",
+            "draft",
+            [],
+        )
+        (sale_list,) = lists.values()
         assert SALE_LIST_MARKER in sale_list["description"]
         assert (sale_list["type"], sale_list["status"]) == ("sale", "active")
         rows = medusa_client.list_all("/admin/products", "products", {"fields": "metadata"})
@@ -136,4 +138,4 @@ def test_the_merchants_rules_as_a_storefront_sees_them_then_changed(
         kept = _expected(source, 40, ("smartphones",))
         assert narrowed.ok and narrowed.archived == len(wanted) - len(kept) > 0  # the laptops
         _assert_storefront_shows(medusa_client, kept)
-        assert len(medusa_client.get("/admin/price-lists")["price_lists"]) == 1
+        assert len(medusa_client.get("/admin/price-lists")["price_lists"]) == 2  # ours, theirs
