@@ -20,6 +20,9 @@ os.environ.setdefault("SYNC_PAGE_SIZE", "100")
 from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
 from sync_pipeline.settings import DUMMYJSON_SNAPSHOT_DIR
 from sync_pipeline.sync.mapping import normalize_products
+from sync_pipeline_tests.dagster_storage import DagsterStorage
+from sync_pipeline_tests.dagster_storage import postgres_storage as postgres_storage_at
+from sync_pipeline_tests.dagster_storage import sqlite_storage as sqlite_storage_at
 from sync_pipeline_tests.fake_medusa import FakeMedusa
 from sync_pipeline_tests.stack_turn import turn
 
@@ -138,6 +141,27 @@ def empty_store(medusa_stack):
 
     stack.reset_store(store=medusa_stack)
     return medusa_stack
+
+
+@pytest.fixture
+def postgres_storage(medusa_stack, tmp_path) -> Iterator[DagsterStorage]:
+    """A Dagster instance on PostgreSQL storage (deploy/dagster.yaml), in a fresh database on
+    the stack's PostgreSQL."""
+    with postgres_storage_at(tmp_path / "dagster_home", "dagster_storage_test") as storage:
+        yield storage
+
+
+@pytest.fixture
+def sqlite_storage(tmp_path) -> Iterator[DagsterStorage]:
+    """A Dagster instance on SQLite files (the repository's dagster.yaml)."""
+    with sqlite_storage_at(tmp_path / "dagster_home") as storage:
+        yield storage
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.e2e)])
+def dagster_storage(request) -> DagsterStorage:
+    """Each storage in turn: the sync lock is a file with one, a database lock with the other."""
+    return request.getfixturevalue(f"{request.param}_storage")
 
 
 @pytest.fixture

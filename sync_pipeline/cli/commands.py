@@ -144,7 +144,7 @@ def sync(
     from sync_pipeline.cli.progress import Progress
     from sync_pipeline.cli.runner import SyncRunner, ensure_dagster_home
     from sync_pipeline.settings import SettingsError, SyncSettings
-    from sync_pipeline.sync.locking import SyncBusy, lock_path, sync_lock
+    from sync_pipeline.sync.locking import FileSyncLock, SyncBusy, instance_sync_lock, lock_path
 
     try:
         settings = SyncSettings.from_environment()
@@ -162,17 +162,23 @@ def sync(
         detail=_print_plan if dry_run else None,
     )
     try:
-        with sync_lock(lock_path(home), what="sync-pipeline sync"):
+        # This home's file lock first: it keeps a second sync from opening (with SQLite:
+        # creating) the same instance meanwhile. The instance's own lock (the same file with
+        # SQLite, the database's with PostgreSQL) is what keeps out syncs from other homes.
+        with (
+            FileSyncLock(lock_path(home)).hold(what="sync-pipeline sync"),
+            dg.DagsterInstance.get() as instance,
+            instance_sync_lock(instance).hold(what="sync-pipeline sync"),
+        ):
             if output == "normal":
                 mode = "Dry run: planning, nothing is written" if dry_run else "Syncing"
                 print(f"{mode} (Dagster runs recorded in {home})", file=out, flush=True)
-            with dg.DagsterInstance.get() as instance:
-                summary = SyncRunner(instance, settings).run(
-                    pages=pages,
-                    on_page=progress.on_page,
-                    dry_run=dry_run,
-                    allow_mass_archive=allow_mass_archive,
-                )
+            summary = SyncRunner(instance, settings).run(
+                pages=pages,
+                on_page=progress.on_page,
+                dry_run=dry_run,
+                allow_mass_archive=allow_mass_archive,
+            )
     except SyncBusy as busy:
         print(f"Not syncing: {busy}", file=sys.stderr)
         return 3

@@ -14,7 +14,7 @@ from pydantic import Field, PrivateAttr
 from sync_pipeline.clients.dummyjson import DummyJSONClient
 from sync_pipeline.clients.medusa import MedusaClient
 from sync_pipeline.settings import DEFAULT_DUMMYJSON_URL, SyncSettings
-from sync_pipeline.sync.locking import lock_path, sync_lock
+from sync_pipeline.sync.locking import instance_sync_lock
 from sync_pipeline.sync.rules import MerchantRules, load_rules
 
 
@@ -68,10 +68,8 @@ class MedusaResource(ConfigurableResource):
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[MedusaResource]:
         """Hold the instance's sync lock, shared with the other Dagster runs, while a run
         talks to Medusa: a CLI sync and Dagster's runs never write at the same time."""
-        home = getattr(context.instance, "root_directory", None) if context.instance else None
         run_id = context.run.run_id if context.run else "outside a run"
-        with sync_lock(
-            lock_path(home),
+        with instance_sync_lock(context.instance).hold(
             what=f"Dagster run {run_id}",
             wait_seconds=self.lock_wait_seconds,
             shared=True,

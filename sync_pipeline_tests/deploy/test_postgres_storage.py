@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import dagster as dg
-import psycopg2  # installed with dagster-postgres, a project dependency
 import pytest
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
 from dagster._core.test_utils import InProcessTestWorkspaceLoadTarget
@@ -27,8 +23,8 @@ from sync_pipeline.definitions import build_definitions
 from sync_pipeline.defs.partitions import registered_pages
 from sync_pipeline.defs.resources import DummyJSONResource, MedusaResource
 from sync_pipeline.local.catalog_check import assert_exact_catalog
-from sync_pipeline.settings import REPO_ROOT, SyncSettings
-from sync_pipeline.sync.locking import lock_path
+from sync_pipeline.settings import SyncSettings
+from sync_pipeline_tests.lock_holder import lock_held_elsewhere
 
 pytestmark = pytest.mark.e2e
 
@@ -45,82 +41,9 @@ query PartitionStats {
 }
 """
 
-DATABASE = "dagster_storage_test"
-HOLD = textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    from sync_pipeline.sync.locking import sync_lock
-    with sync_lock(Path(sys.argv[1]), what="CLI sync held by the test"):
-        print("held", flush=True)
-        time.sleep(120)
-    """
-)
-
-
-def _admin(target, statement: str) -> None:
-    connection = psycopg2.connect(
-        host=target.host,
-        port=target.port,
-        user=target.user,
-        password=target.password,
-        dbname="postgres",
-    )
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
-
-
-@pytest.fixture
-def postgres_instance(medusa_stack, tmp_path, monkeypatch):
-    """A DagsterInstance from deploy/dagster.yaml, its storage a fresh database on the stack's
-    PostgreSQL; the database is dropped afterwards."""
-    from sync_pipeline.local.stack.state import StackState
-
-    target = StackState.load().target
-    assert target is not None
-    for name, value in {
-        "DAGSTER_PG_HOST": target.host,
-        "DAGSTER_PG_PORT": str(target.port),
-        "DAGSTER_PG_USERNAME": target.user,
-        "DAGSTER_PG_PASSWORD": target.password,
-        "DAGSTER_PG_DB": DATABASE,
-    }.items():
-        monkeypatch.setenv(name, value)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text((REPO_ROOT / "deploy" / "dagster.yaml").read_text())
-    _admin(target, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-    _admin(target, f"CREATE DATABASE {DATABASE}")
-    try:
-        instance = dg.DagsterInstance.from_config(str(home))
-        try:
-            yield instance
-        finally:
-            instance.dispose()
-    finally:
-        _admin(target, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-
-
-@pytest.fixture
-def cli_sync_holding_the_lock(postgres_instance):
-    """Another process holding the instance's sync lock exclusively, as a CLI sync does."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(lock_path(postgres_instance.root_directory))],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout.readline().strip() == "held"
-    yield process
-    process.kill()
-    process.wait()
-
 
 def test_a_full_sync_on_postgres_backed_dagster_storage(
-    postgres_instance,
+    postgres_storage,
     empty_store,
     source_server,
     snapshot_dir: Path,
@@ -128,13 +51,12 @@ def test_a_full_sync_on_postgres_backed_dagster_storage(
     stack_resources,
     medusa_client,
     store_catalog,
-    request,
 ):
     from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
     from sync_pipeline.cli.runner import SyncRunner
 
-    instance = postgres_instance
+    instance = postgres_storage.instance
     assert isinstance(instance.run_storage, PostgresRunStorage)
     assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
 
@@ -155,18 +77,17 @@ def test_a_full_sync_on_postgres_backed_dagster_storage(
     slots = instance.event_log_storage.get_concurrency_info("medusa").slot_count
     assert slots == sync_settings.medusa_concurrency
 
-    # The sync lock with this instance: a CLI sync holding it makes a Dagster run wait
-    # SYNC_LOCK_WAIT_SECONDS, then fail naming the holder; nothing is written meanwhile.
-    holder = request.getfixturevalue("cli_sync_holding_the_lock")
+    # The sync lock with this instance (an advisory lock in its database): a CLI sync holding
+    # it makes a Dagster run wait SYNC_LOCK_WAIT_SECONDS, then fail naming the holder; nothing
+    # is written meanwhile.
     impatient = dataclasses.replace(sync_settings, lock_wait_seconds=1.0)
     blocked = SyncRunner(instance, impatient, stack_resources(source_server.url, impatient))
-    outcome = blocked.run_page(pages[0])
+    with lock_held_elsewhere(postgres_storage.lock, "CLI sync held by the test") as holder:
+        outcome = blocked.run_page(pages[0])
     assert not outcome.ok
     assert f"pid {holder.pid}" in outcome.error and "CLI sync held by the test" in outcome.error
     assert instance.get_run_by_id(outcome.run_id).status == dg.DagsterRunStatus.FAILURE
 
-    holder.kill()
-    holder.wait()
     again = blocked.run_page(pages[0])
     assert again.ok, again.error
     assert again.counts.get("unchanged") == 100, again.counts

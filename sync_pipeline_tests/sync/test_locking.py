@@ -1,105 +1,124 @@
-"""The sync lock: one sync at a time per Dagster instance; a dead holder frees it."""
+"""The sync lock: one sync at a time per store's record, on either Dagster storage (a file
+with SQLite, an advisory lock in the database with PostgreSQL); a dead holder frees it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
 from sync_pipeline.local.dummyjson_server.server import DummyJSONServer
-from sync_pipeline.sync.locking import SyncBusy, lock_path, sync_lock
-
-HOLD = textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    from sync_pipeline.sync.locking import sync_lock
-    with sync_lock(Path(sys.argv[1]), what="test holder"):
-        print("held", flush=True)
-        time.sleep(120)
-    """
+from sync_pipeline.sync.locking import (
+    FileSyncLock,
+    PostgresSyncLock,
+    SyncBusy,
+    instance_sync_lock,
+    lock_path,
 )
+from sync_pipeline_tests.lock_holder import lock_held_elsewhere
 
 
-@pytest.fixture
-def holder(tmp_path):
-    """Another process holding the lock of ``tmp_path`` (a DAGSTER_HOME) until killed."""
-    path = lock_path(tmp_path)
-    process = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True
-    )
-    assert process.stdout.readline().strip() == "held"
-    yield process
-    process.kill()
-    process.wait()
+def _recorded(lock) -> list[dict]:
+    """The holders the lock records for the refusals of the others."""
+    if isinstance(lock, FileSyncLock):
+        text = lock.path.read_text() if lock.path.exists() else ""
+        return [json.loads(text)] if text else []
+    return [holder for holder, _shared in lock.holders()]
 
 
-def test_the_lock_is_reentrant_in_one_process(tmp_path):
-    path = lock_path(tmp_path)
-    with sync_lock(path, what="outer"), sync_lock(path, what="inner"):
-        assert json.loads(path.read_text())["what"] == "outer"
-    assert path.read_text() == ""
-
-
-def test_a_held_lock_refuses_naming_its_holder_and_a_killed_holder_frees_it(tmp_path, holder):
-    path = lock_path(tmp_path)
-    with (
-        pytest.raises(SyncBusy, match=rf"pid {holder.pid} .*test holder"),
-        sync_lock(path, what="second"),
-    ):
-        pass
-    os.kill(holder.pid, signal.SIGKILL)
-    holder.wait()
-    with sync_lock(path, what="after the crash", wait_seconds=5):
-        assert json.loads(path.read_text())["pid"] == os.getpid()
+def test_the_instance_decides_which_lock(sqlite_storage):
+    lock = sqlite_storage.lock
+    assert isinstance(lock, FileSyncLock)
+    assert lock.path == lock_path(sqlite_storage.home)
 
 
 @pytest.mark.e2e
-def test_a_second_sync_refuses_while_one_runs(tmp_path, holder, medusa_stack, source_server):
-    env = {
+def test_postgres_storage_gets_the_database_lock(postgres_storage):
+    lock = postgres_storage.lock
+    assert isinstance(lock, PostgresSyncLock)
+    assert lock.connect_args["dbname"] == postgres_storage.env["DAGSTER_PG_DB"]
+    assert instance_sync_lock(postgres_storage.instance).identity == lock.identity
+
+
+def test_the_lock_is_reentrant_in_one_process(dagster_storage):
+    lock = dagster_storage.lock
+    with lock.hold(what="outer"), lock.hold(what="inner"):
+        assert [h["what"] for h in _recorded(lock)] == ["outer"]
+    assert _recorded(lock) == []
+
+
+def test_a_held_lock_refuses_naming_its_holder_and_a_killed_holder_frees_it(dagster_storage):
+    lock = dagster_storage.lock
+    with lock_held_elsewhere(lock) as holder:
+        host = socket.gethostname()
+        refusal = rf"another sync \(pid {holder.pid} on {host}, started .*test holder"
+        with pytest.raises(SyncBusy, match=refusal), lock.hold(what="second"):
+            pass
+        with pytest.raises(SyncBusy, match=refusal), lock.hold(what="a run", shared=True):
+            pass
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        with lock.hold(what="after the crash", wait_seconds=5):
+            assert [h["pid"] for h in _recorded(lock)] == [os.getpid()]
+
+
+def test_shared_holders_run_side_by_side_and_keep_an_exclusive_one_out(dagster_storage):
+    lock = dagster_storage.lock
+    with lock_held_elsewhere(lock, shared=True) as run:
+        with lock.hold(what="another run", shared=True):
+            pass
+        with (
+            pytest.raises(SyncBusy, match="^a sync running in Dagster is running against"),
+            lock.hold(what="sync-pipeline sync"),
+        ):
+            pass
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+        with lock.hold(what="sync-pipeline sync", wait_seconds=5):
+            assert [h["what"] for h in _recorded(lock)] == ["sync-pipeline sync"]
+
+
+def _cli_env(storage, medusa_stack, source_url: str) -> dict[str, str]:
+    return {
         **os.environ,
-        "DAGSTER_HOME": str(tmp_path),
-        "DUMMYJSON_BASE_URL": source_server.url,
+        **storage.env,
+        "DUMMYJSON_BASE_URL": source_url,
         "MEDUSA_BASE_URL": medusa_stack.base_url,
         "MEDUSA_API_KEY": medusa_stack.api_key,
     }
+
+
+@pytest.mark.e2e
+def test_a_second_sync_refuses_while_one_runs(dagster_storage, medusa_stack, source_server):
+    env = _cli_env(dagster_storage, medusa_stack, source_server.url)
     command = [sys.executable, "-m", "sync_pipeline.cli", "sync"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 3
+    with lock_held_elsewhere(dagster_storage.lock) as holder:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stderr
     assert f"Not syncing: another sync (pid {holder.pid}" in done.stderr
 
 
 @pytest.mark.e2e
 def test_a_run_launched_elsewhere_waits_for_the_lock_then_fails_clearly(
-    tmp_path, sync_settings, stack_resources, source_server
+    dagster_storage, sync_settings, stack_resources, source_server
 ):
-    import dataclasses
-
-    import dagster as dg
-
     from sync_pipeline.cli.runner import SyncRunner
 
     settings = dataclasses.replace(sync_settings, lock_wait_seconds=0.3)
-    path = lock_path(tmp_path / "home")
-    hold = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True
+    runner = SyncRunner(
+        dagster_storage.instance, settings, stack_resources(source_server.url, settings)
     )
-    try:
-        assert hold.stdout.readline().strip() == "held"
-        with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-            runner = SyncRunner(instance, settings, stack_resources(source_server.url, settings))
-            summary = runner.run(pages=["000"])
-    finally:
-        hold.kill()
-        hold.wait()
+    with lock_held_elsewhere(dagster_storage.lock) as holder:
+        summary = runner.run(pages=["000"])
     assert not summary.ok
-    assert f"another sync (pid {hold.pid}" in summary.catalog_error
-    assert f"another sync (pid {hold.pid}" in summary.pages[0].error
+    assert f"another sync (pid {holder.pid}" in summary.catalog_error
+    assert f"another sync (pid {holder.pid}" in summary.pages[0].error
 
 
 @pytest.mark.e2e
