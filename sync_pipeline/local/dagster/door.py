@@ -39,6 +39,42 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _busy(instance: dg.DagsterInstance) -> bool:
+    """A run queued or running, or a backfill not yet done."""
+    running = instance.get_run_records(dg.RunsFilter(statuses=BUSY_STATUSES), limit=1)
+    return bool(running) or bool(
+        instance.get_backfills(
+            filters=BulkActionsFilter(statuses=[BulkActionStatus.REQUESTED]), limit=1
+        )
+    )
+
+
+def wait_for_cycle(instance: dg.DagsterInstance, since: float, timeout: float = 300) -> Plan:
+    """Wait until a cycle started after ``since`` has nothing left to run or running, and
+    no run or backfill of the instance is still going; returns the plan then.
+
+    While a run or a backfill is going, only that is polled (one query), not the whole plan:
+    polling takes CPU from the sync being waited for (and timed, by ``bench.doors``).
+    """
+    deadline = time.monotonic() + timeout
+    plan: Plan | None = None
+    while True:
+        if not _busy(instance):
+            plan = next_steps(instance)
+            settled = (
+                plan.cycle is not None
+                and plan.cycle.started >= since
+                and plan.finished
+                and not plan.waiting_for
+                and (plan.failed or not plan.archival_due)
+            )
+            if settled and not _busy(instance):
+                return plan
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the sync did not settle in {timeout:.0f} s: {plan}")
+        time.sleep(0.5)  # polling the instance, not synchronising on time
+
+
 @dataclass
 class DagsterDoor:
     """A running ``dagster dev``: its URL, its instance, and the source data it syncs."""
@@ -64,41 +100,9 @@ class DagsterDoor:
         )
 
     def wait_for_cycle(self, since: float, timeout: float = 300) -> Plan:
-        """Wait until a cycle started after ``since`` has nothing left to run or running, and
-        no run or backfill of the instance is still going; returns the plan then.
-
-        While a run or a backfill is going, only that is polled (one query): the whole plan
-        reads every page's materializations, and polling it would take CPU from the sync
-        being waited for (and timed, by ``bench.doors``).
-        """
-        deadline = time.monotonic() + timeout
-        plan: Plan | None = None
+        """See :func:`wait_for_cycle`, on this server's instance."""
         with self.instance() as instance:
-            while True:
-                if not self._busy(instance):
-                    plan = next_steps(instance)
-                    settled = (
-                        plan.cycle is not None
-                        and plan.cycle.started >= since
-                        and plan.finished
-                        and not plan.waiting_for
-                        and (plan.failed or not plan.archival_due)
-                    )
-                    if settled and not self._busy(instance):
-                        return plan
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the sync did not settle in {timeout:.0f} s: {plan}")
-                time.sleep(0.5)  # polling the instance, not synchronising on time
-
-    @staticmethod
-    def _busy(instance: dg.DagsterInstance) -> bool:
-        """A run queued or running, or a backfill not yet done."""
-        running = instance.get_run_records(dg.RunsFilter(statuses=BUSY_STATUSES), limit=1)
-        return bool(running) or bool(
-            instance.get_backfills(
-                filters=BulkActionsFilter(statuses=[BulkActionStatus.REQUESTED]), limit=1
-            )
-        )
+            return wait_for_cycle(instance, since, timeout)
 
     def runs_since(self, since: float) -> list[dg.RunRecord]:
         with self.instance() as instance:

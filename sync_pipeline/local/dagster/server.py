@@ -154,31 +154,55 @@ def dagster_dev(
     dagster_home.mkdir(parents=True, exist_ok=True)
     (dagster_home / "dagster.yaml").touch()
     log_file = log_path or dagster_home / "dagster-dev.log"
-    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
-    dagster = shutil.which(dagster) or dagster
-    command = [sys.executable, "-c", _EXEC_WITH_DEFAULT_SIGNALS, dagster, "dev", *target]
-    command += ["-h", "127.0.0.1", "-p", str(port)]
-    environment = {**os.environ, **(env or {}), "DAGSTER_HOME": str(dagster_home)}
+    environment = {**os.environ, **(env or {})}
     if daemon_loop_seconds is not None:
         paths = [str(DAEMON_LOOP_DIR), environment.get("PYTHONPATH", "")]
         environment["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         environment["SYNC_TEST_DAEMON_LOOP_SECONDS"] = str(daemon_loop_seconds)
     base_url = f"http://127.0.0.1:{port}"
-    process = start_detached(command, cwd=cwd, env=environment, log=log_file)
-
-    def alive() -> None:
-        if process.poll() is not None:
-            tail = log_file.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"dagster dev exited with {process.returncode}:\n{tail}")
-
+    process = start_dagster(
+        ["dagster", "dev", *target, "-h", "127.0.0.1", "-p", str(port)],
+        dagster_home=dagster_home,
+        cwd=cwd,
+        env=environment,
+        log=log_file,
+    )
     try:
-        wait_for_code_locations(base_url, timeout=startup_timeout, alive=alive)
+        wait_for_code_locations(
+            base_url, timeout=startup_timeout, alive=lambda: raise_if_exited(process, log_file)
+        )
         yield base_url
     finally:
-        _stop_group(process, shutdown_timeout)
+        stop_group(process, shutdown_timeout)
 
 
-def _stop_group(process: subprocess.Popen[bytes], timeout: float) -> None:
+def start_dagster(
+    command: Sequence[str],
+    *,
+    dagster_home: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    log: Path,
+) -> subprocess.Popen[bytes]:
+    """Start one of Dagster's commands (``dagster …``, ``dagster-webserver``,
+    ``dagster-daemon``, from this Python's environment) in a process group of its own, with
+    SIGINT and SIGTERM at their defaults, on ``dagster_home``."""
+    program = shutil.which(command[0], path=str(Path(sys.executable).parent)) or command[0]
+    program = shutil.which(program) or program
+    argv = [sys.executable, "-c", _EXEC_WITH_DEFAULT_SIGNALS, program, *command[1:]]
+    environment = {**os.environ, **(env or {}), "DAGSTER_HOME": str(dagster_home)}
+    return start_detached(argv, cwd=cwd, env=environment, log=log)
+
+
+def raise_if_exited(process: subprocess.Popen[bytes], log: Path) -> None:
+    """For a wait on a server: its exit, with the end of its log, rather than a time-out."""
+    if process.poll() is not None:
+        tail = log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{log.stem} exited with {process.returncode}:\n{tail}")
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGINT (Ctrl-C's shutdown), then SIGKILL for whatever of its group is left."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         with suppress(subprocess.TimeoutExpired):
