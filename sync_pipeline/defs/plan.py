@@ -25,6 +25,8 @@ from sync_pipeline.defs.cycle import (
     current_cycle,
     cycle_pages,
     latest_materialization,
+    written_at,
+    written_pages,
 )
 
 CATALOG_ASSETS = [
@@ -136,12 +138,10 @@ def next_steps(instance: dg.DagsterInstance, *, defer_to_backfills: bool = True)
     )
     in_flight = {_run_partition(r) for r in running if _writes(r, WRITTEN)}
     failed = {_run_partition(r) for r in ended if _writes(r, WRITTEN)}
-    last_write = cycle.started
+    written = written_pages(instance, cycle)
     for key in plan.pages:
-        written = latest_materialization(instance, WRITTEN, key)
-        if cycle.since_start(written):
+        if key in written:
             plan.done.append(key)
-            last_write = max(last_write, written.timestamp)
         elif key in in_flight:
             plan.in_flight.append(key)
         elif key in failed:
@@ -150,6 +150,7 @@ def next_steps(instance: dg.DagsterInstance, *, defer_to_backfills: bool = True)
             plan.steps.append(Step(f"page:{key}", PAGE_ASSETS, key))
     if len(plan.done) < len(plan.pages) or first_run_busy:
         return plan  # archival only once every page has succeeded and the first run has ended
+    last_write = written_at(instance, max(written[key] for key in plan.pages))
     if any(_is_archival(r) for r in running):
         plan.in_flight.append("archival")
         return plan

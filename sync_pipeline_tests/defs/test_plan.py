@@ -10,7 +10,14 @@ import pytest
 from sync_pipeline.defs.cycle import cycle_status
 from sync_pipeline.defs.partitions import PRODUCT_PAGES
 from sync_pipeline.defs.plan import ARCHIVAL_ASSETS, next_steps
-from sync_pipeline_tests.defs.recorded import PAGES, end, first_run, page_written, write_page
+from sync_pipeline.local.dagster.recorded import (
+    PAGES,
+    TOTAL,
+    end,
+    first_run,
+    page_written,
+    write_page,
+)
 
 
 @pytest.fixture
@@ -65,3 +72,23 @@ def test_the_first_run_learns_that_archival_is_not_its_to_decide_while_pages_are
     for key in PAGES[1:]:
         page_written(instance, key)
     assert cycle_status(instance).complete
+
+
+def test_a_page_that_saw_a_larger_total_adds_the_pages_it_needs_page_after_page(instance):
+    first = first_run(instance, set_up_store=True)
+    write_page(instance, first, "000")
+    end(instance, first)
+    page_written(instance, "001")
+    page_written(instance, "002", total=TOTAL + 100)  # the source grew: page 003 registered
+
+    grown = next_steps(instance)
+    page_written(instance, "003", total=TOTAL + 200)  # and grew again
+    grown_again = next_steps(instance)
+
+    assert grown.pages == [*PAGES, "003"] and [s.partition for s in grown.steps] == ["003"]
+    assert grown_again.pages == [*PAGES, "003", "004"]
+    assert [s.partition for s in grown_again.steps] == ["004"]
+    page_written(instance, "004", total=TOTAL + 200)
+    status = cycle_status(instance)
+    assert not status.complete and not status.pages_missing
+    assert status.reason == "the source's total changed during the cycle (page 002)"
