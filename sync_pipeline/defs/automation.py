@@ -83,6 +83,13 @@ def build_automation(
             partition_key=page_key(0),
         )
 
+    # Page runs the sensor keeps queued or running at once: the pool's writers, and as many
+    # ready behind them. A catalog of 2,000 pages is not 2,000 queued runs in one tick (each
+    # one made, stored and sorted by the queue every second), and the UI's run list stays
+    # readable. A tick every 5 s refills the queue before the writers run dry (a page of 500
+    # products takes about 13 s to write).
+    queue_depth = 2 * settings.medusa_concurrency
+
     @dg.sensor(
         name="sync_cycle_sensor",
         target=PAGE_ASSETS + ARCHIVAL_ASSETS,
@@ -93,7 +100,8 @@ def build_automation(
         description=(
             "Carries a sync started by the schedule or the UI: once the catalog run has set up "
             "the categories and store, requests one run per page the catalog needs (not yet "
-            "written in this cycle, not failed, not running), then archival when every page "
+            "written in this cycle, not failed, not running; at most twice "
+            "SYNC_MEDUSA_CONCURRENCY queued or running at once), then archival when every page "
             "succeeded and the catalog run has ended. Leaves pages to a "
             "running backfill, and cycles started by `sync-pipeline sync` to the CLI."
         ),
@@ -114,13 +122,20 @@ def build_automation(
                 or f"{len(plan.done)}/{len(plan.pages)} pages done, {len(plan.in_flight)} "
                 f"running, {len(plan.failed)} failed."
             )
+        queued_or_running = len(set(plan.in_flight) & set(plan.pages))
+        steps = plan.steps[: max(0, queue_depth - queued_or_running)]
+        if not steps:
+            return dg.SkipReason(
+                f"{queued_or_running} page runs queued or running: the most it keeps at once "
+                f"({queue_depth}, twice SYNC_MEDUSA_CONCURRENCY)."
+            )
         return [
             dg.RunRequest(
                 run_key=f"{plan.cycle.run_id}:{step.name}",
                 asset_selection=step.assets,
                 partition_key=step.partition,
             )
-            for step in plan.steps
+            for step in steps
         ]
 
     return nightly_catalog_sync, sync_cycle_sensor
