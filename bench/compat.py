@@ -1,7 +1,7 @@
 """``python -m bench.compat``: the sync on each Medusa release, as one table.
 
     python -m bench.compat --versions 2.8.8,2.12.6,2.17.2,2.21.2
-    python -m bench.compat --versions default,oldest      # what CI runs
+    python -m bench.compat --versions oldest              # what CI runs (after the suite)
 
 For each release, the local stack runs it (``stack up --medusa-version``: its own backend
 project, lockfile-pinned packages and databases), the store is emptied, and a local DummyJSON
