@@ -69,7 +69,8 @@ class SyncLock(abc.ABC):
         """What this lock is, alike for every handle on it (the re-entrancy key)."""
 
     @abc.abstractmethod
-    def _open(self, what: str) -> Any: ...
+    def _open(self, holder: dict[str, Any], shared: bool) -> Any:
+        """A handle on the lock for ``holder``, not yet holding it."""
 
     @abc.abstractmethod
     def _try(self, handle: Any, shared: bool) -> bool:
@@ -77,7 +78,7 @@ class SyncLock(abc.ABC):
 
     @abc.abstractmethod
     def _record(self, handle: Any, holder: dict[str, Any], shared: bool) -> None:
-        """Note who holds it, for the refusals of the others."""
+        """Once it is held: note who holds it, for the refusals of the others."""
 
     @abc.abstractmethod
     def _holder(self, handle: Any) -> dict[str, Any] | None:
@@ -106,7 +107,8 @@ class SyncLock(abc.ABC):
         if self.identity in _held:
             yield
             return
-        handle = self._open(what)
+        holder = _this_holder(what)
+        handle = self._open(holder, shared)
         deadline = time.monotonic() + wait_seconds
         try:
             while not self._try(handle, shared):
@@ -116,7 +118,7 @@ class SyncLock(abc.ABC):
                         "store; try again when it has finished"
                     )
                 time.sleep(poll_seconds)
-            self._record(handle, _this_holder(what), shared)
+            self._record(handle, holder, shared)
             _held[self.identity] = handle
             try:
                 yield
@@ -148,7 +150,7 @@ class FileSyncLock(SyncLock):
     def identity(self) -> str:
         return f"file:{self.path.resolve()}"
 
-    def _open(self, what: str) -> int:
+    def _open(self, holder: dict[str, Any], shared: bool) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
 
@@ -219,7 +221,7 @@ class PostgresSyncLock(SyncLock):
         args = self.connect_args
         return f"postgres:{args.get('host')}:{args.get('port')}/{args.get('dbname')}"
 
-    def _open(self, what: str):
+    def _connect(self, what: str):
         import psycopg2  # installed with dagster-postgres
 
         connection = psycopg2.connect(
@@ -236,11 +238,11 @@ class PostgresSyncLock(SyncLock):
             cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
 
-    def _try(self, handle, shared: bool) -> bool:
-        function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
-        return bool(self._query(handle, f"SELECT {function}(%s, %s)", (LOCK_SPACE, SYNC_KEY))[0][0])
-
-    def _record(self, handle, holder: dict[str, Any], shared: bool) -> None:
+    def _open(self, holder: dict[str, Any], shared: bool):
+        """Connect, and note who this session is before it asks for the lock: a session that
+        holds the lock is always in the table, so a refusal always finds its name (rows of
+        sessions that do not hold it are never read)."""
+        handle = self._connect(holder["what"])
         # One implicit transaction: the transaction lock makes concurrent creators take turns.
         self._query(
             handle,
@@ -254,12 +256,20 @@ class PostgresSyncLock(SyncLock):
             "shared = EXCLUDED.shared",
             (LOCK_SPACE, TABLE_KEY, json.dumps(holder), shared),
         )
+        return handle
+
+    def _try(self, handle, shared: bool) -> bool:
+        function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        return bool(self._query(handle, f"SELECT {function}(%s, %s)", (LOCK_SPACE, SYNC_KEY))[0][0])
+
+    def _record(self, handle, holder: dict[str, Any], shared: bool) -> None:
+        pass  # noted as the session opened
 
     def holders(self, handle=None) -> list[tuple[dict[str, Any], bool]]:
         """Every live holder's record and whether it holds shared (exclusive first)."""
         with contextlib.ExitStack() as stack:
             if handle is None:
-                handle = self._open("reading the holders")
+                handle = self._connect("reading the holders")
                 stack.callback(handle.close)
             exists = self._query(handle, "SELECT to_regclass(%s)", (HOLDERS_TABLE,))[0][0]
             rows = self._query(handle, HOLDERS_SQL) if exists else []

@@ -123,29 +123,36 @@ def test_a_run_launched_elsewhere_waits_for_the_lock_then_fails_clearly(
 
 @pytest.mark.e2e
 def test_two_syncs_started_together_leave_the_exact_catalog(
-    tmp_path, empty_store, medusa_stack, generated_catalog, store_catalog
+    dagster_storage, tmp_path, empty_store, medusa_stack, generated_catalog, store_catalog
 ):
+    # With SQLite both share one home, as two shells on one machine do; with PostgreSQL each
+    # has its own, as two hosts do, and only the database's lock keeps them apart.
+    if isinstance(dagster_storage.lock, FileSyncLock):
+        homes = [dagster_storage.home] * 2
+    else:
+        homes = [dagster_storage.new_home(tmp_path / f"host{i}") for i in (1, 2)]
     data = generated_catalog(tmp_path, count=60)
     with DummyJSONServer(data) as server:
         env = {
-            **os.environ,
-            "DAGSTER_HOME": str(tmp_path / "home"),
-            "DUMMYJSON_BASE_URL": server.url,
-            "MEDUSA_BASE_URL": medusa_stack.base_url,
-            "MEDUSA_API_KEY": medusa_stack.api_key,
-            "SYNC_PAGE_SIZE": "20",
+            **_cli_env(dagster_storage, medusa_stack, server.url),
+            "SYNC_PAGE_SIZE": "20",  # three pages, in forked workers under the CLI's lock
         }
         command = [sys.executable, "-m", "sync_pipeline.cli", "sync"]
         both = [
-            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            for _ in range(2)
+            subprocess.Popen(
+                command,
+                env={**env, "DAGSTER_HOME": str(home)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for home in homes
         ]
         results = [(p.wait(timeout=300), p.stderr.read().decode()) for p in both]
     codes = sorted(code for code, _ in results)
     assert codes in ([0, 0], [0, 3]), results
     for code, stderr in results:
         if code == 3:
-            assert "another sync" in stderr
+            assert "Not syncing: another sync (pid" in stderr
     _, products = store_catalog()
     ids = [p["external_id"] for p in products]
     assert sorted(ids) == sorted(f"dummyjson:{i}" for i in range(1, 61))
